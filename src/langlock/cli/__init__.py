@@ -1,0 +1,1 @@
+"""The `langlock` command line: a thin layer over the library."""
