@@ -23,9 +23,9 @@ def _jieba():
 @functools.lru_cache(maxsize=1)
 def _mecab():
     import fugashi
-    import unidic_lite
 
-    return fugashi.GenericTagger(f"{MECAB_ARGS} -d {unidic_lite.DICDIR}")
+    # `Tagger` finds the installed unidic-lite dictionary (and its mecabrc) by itself.
+    return fugashi.Tagger(MECAB_ARGS)
 
 
 def jieba_cut(text: str) -> list[str]:
