@@ -92,15 +92,15 @@ def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> list[Record]:
                 continue
             if len(row) != len(header):
                 raise InputError(f"{where}: malformed CSV row: {len(row)} fields, header has {len(header)}")
-            get = lambda k: row[idx[k]] if k in idx else None  # noqa: E731
+            fields = {k: row[i] for k, i in idx.items()}
             rec = Record(
-                task=get("task"),
-                model=get("model"),
-                source=get("source"),
-                language=get("language"),
-                completion=get("completion"),
-                id=get("id"),
-                prompt=get("prompt"),
+                task=fields["task"],
+                model=fields["model"],
+                source=fields["source"],
+                language=fields["language"],
+                completion=fields["completion"],
+                id=fields.get("id"),
+                prompt=fields.get("prompt"),
             )
             out.append(_check_record(rec, where, max_chars))
     except csv.Error as err:
