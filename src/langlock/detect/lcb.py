@@ -20,6 +20,7 @@ defaults to wordfreq's English list (see `english_words.py`); pass the benchmark
 from __future__ import annotations
 
 import functools
+import re
 import string
 from pathlib import Path
 
@@ -34,7 +35,7 @@ MIN_LINE_TOKENS = 5
 #: fastText probability a label needs; below it the line's language is "unknown" (always an error).
 LID_THRESHOLD = 0.3
 
-_PUNCT_TABLE = str.maketrans({**{c: None for c in string.punctuation}, "—": " ", "،": None})
+_DELETED = re.compile("[" + re.escape(string.punctuation + "،") + "]")
 
 
 def default_lid_model_path() -> Path:
@@ -66,7 +67,7 @@ def normalize(text: str) -> tuple[str, int]:
     cut = text.find("\nQ:")
     kept = text if cut < 0 else text[:cut]
     start = len(kept) - len(kept.lstrip())
-    return kept.strip().translate(_PUNCT_TABLE), start
+    return _DELETED.sub("", kept.strip()).replace("—", " "), start
 
 
 def tokenize_line(line: str, language: str) -> list[str]:
