@@ -27,7 +27,7 @@ def to_table(report: ScoreReport, *, levels=("group", "source", "language", "ove
     for r in report.rows:
         if r.level not in levels:
             continue
-        vals = ["n/a" if not r.applicable else ("N/A" if r.metrics[m] is None else f"{100 * r.metrics[m]:.1f}")
+        vals = ["n/a" if not r.applicable else ("N/A" if r.metrics[m] is None else f"{100 * r.metrics[m]:.2f}")
                 for m in names]
         body.append([r.task, r.model, r.source, r.language, str(r.n), str(r.n_skipped), *vals])
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
