@@ -1,0 +1,521 @@
+"""The ``tlpo`` detector profile: the TLPO paper's Unicode-script confusion detector (spec §2), made fast.
+
+Rules (identical verdicts to the published detector v1.1.2 and to `benchmarks/tlpo_reference.py`):
+
+- the text is cleaned (exception characters, unit/tech words, e-mails/URLs, phonetic ranges deleted), split
+  on newlines, and each line into words (jieba for zh, MeCab for ja, ``\\b[\\w'-]+\\b`` otherwise, after LaTeX
+  commands become spaces);
+- non-Latin targets (ko zh ja ar hi ru): a character passes if its Unicode name names the target script,
+  fails if it is any other letter, and is ignored when it is punctuation, a symbol, a space, an emoji, ASCII
+  (when ``ignore_english``; otherwise only ASCII non-letters), in an exception block or named like one;
+  a word fails if any character fails, passes if any passes. Latin targets (en es de fr id it pt): a word of
+  two or more letters passes if lingua's confidence for the target exceeds 0.1, is ignored if English does
+  and ``ignore_english``, else fails. A word starting with a Latin capital is judged with
+  ``ignore_english=True``;
+- a line counts if it has >= 5 judged words (judged with ``ignore_english=False``) and passes if its passing
+  words are at least its failing ones; a response fails if any word or line fails, is skipped ("neither")
+  when nothing was judged;
+- the confusion point is the first failing character (non-Latin) or the start of the first failing word
+  (Latin), located in the original text.
+
+Speed: each character's verdict is computed once per (language, ignore_english) and kept in a table keyed by
+character; each word's verdict is memoised per detector (words repeat), lingua confidences per word; the
+cleaning regexes are rewritten into equivalent fast forms (a trie for the 114 unit words, a cheap pre-check
+before the e-mail/URL pattern), and each line is segmented once instead of three times.
+
+``find_fallback`` (default True, faithful): the published detector locates the confusion word with
+``text.find(word)`` on the *original* text. When cleaning changed the word, find returns -1 and the scan
+starts at ``-1 + offset`` (``text[-1]`` first): if the last character fails, -1 ("consistent") is returned,
+else the first failing character of the whole text (spec §2.8). With ``find_fallback=False`` the word is
+located through the exact offset map of the cleaning instead, so the confusion point is always the failing
+character (or word start) itself and ``get_consistency == 1`` exactly when no word fails.
+
+The unit-word alternation order, which the original leaves to Python's set hashing, is pinned longest first:
+"c++" is always deleted whole (see `tlpo_tables.exception_word_order`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from bisect import bisect_right
+
+from ..errors import UsageError
+from ..languages import TLPO_LANGUAGES, check_language
+from . import tlpo_tables as T
+from .result import Counts, Detection, LineVerdict, Span, WordVerdict
+from .segment import jieba_cut, mecab_wakati
+
+_IGNORE, _PASS, _FAIL = 0, 1, 2
+_WORD_CACHE_MAX = 400_000
+_LINGUA_CACHE_MAX = 400_000
+
+# ---------------------------------------------------------------------------------------------- characters
+
+
+def _char_verdict(ch: str, lang: str, ignore_english: bool) -> int:
+    """Verdict of one character (spec §2.2, rules in order): _IGNORE, _PASS or _FAIL."""
+    import emoji
+
+    if emoji.is_emoji(ch) or unicodedata.category(ch)[0] in "PSC" or ch.isspace():
+        return _IGNORE
+    code = ord(ch)
+    if code < 128 and (ignore_english or not ("A" <= ch <= "Z" or "a" <= ch <= "z")):
+        return _IGNORE
+    if any(start <= code < end for start, end in T.EXCEPTION_BLOCKS):
+        return _IGNORE
+    if lang == "zh" and ch in T.CHINESE_TONE_VOWELS:
+        return _IGNORE
+    name = unicodedata.name(ch, "")
+    if not name or any(part in name for part in T.EXCEPTION_NAME_PARTS):
+        return _IGNORE
+    if any(part in name for part in T.TARGET_NAME_PARTS[lang]):
+        return _PASS
+    return _FAIL
+
+
+class _CharTable(dict):
+    """Character -> verdict for one (language, ignore_english), filled on first sight of each character."""
+
+    __slots__ = ("lang", "ignore_english")
+
+    def __init__(self, lang: str, ignore_english: bool):
+        super().__init__()
+        self.lang = lang
+        self.ignore_english = ignore_english
+
+    def __missing__(self, ch: str) -> int:
+        verdict = self[ch] = _char_verdict(ch, self.lang, self.ignore_english)
+        return verdict
+
+
+@functools.cache
+def _char_table(lang: str, ignore_english: bool) -> _CharTable:
+    return _CharTable(lang, ignore_english)
+
+
+class _NameFlags(dict):
+    """Character -> (is a Latin capital, counts as a letter for `letter_length`), from its Unicode name."""
+
+    def __missing__(self, ch: str) -> tuple[bool, bool]:
+        name = unicodedata.name(ch, "")
+        ascii_non_letter = ord(ch) < 128 and not ("A" <= ch <= "Z" or "a" <= ch <= "z")
+        is_letter = bool(name) and not ascii_non_letter and not any(p in name for p in T.EXCEPTION_NAME_PARTS)
+        flags = self[ch] = ("LATIN CAPITAL" in name, is_letter)
+        return flags
+
+
+_NAME_FLAGS = _NameFlags()
+
+
+def _starts_uppercase(word: str) -> bool:
+    """First character, or first after the last apostrophe, is a Latin capital (errors: False)."""
+    if _NAME_FLAGS[word[0]][0]:
+        return True
+    if not unicodedata.name(word[0], ""):  # the original's name lookup raises here and answers False
+        return False
+    tail = word.rsplit("'", 1)[-1]
+    return bool(tail) and _NAME_FLAGS[tail[0]][0]
+
+
+# ------------------------------------------------------------------------------------------------- lingua
+
+
+@functools.cache
+def _lingua():
+    """lingua over the seven Latin languages, models preloaded (loading time is not per-word cost)."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    langs = [getattr(Language, name) for name in T.LINGUA_CODES]
+    return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
+
+
+_LINGUA_CACHE: dict[str, dict[str, float]] = {}
+
+
+def _lingua_confidences(word: str) -> dict[str, float]:
+    conf = _LINGUA_CACHE.get(word)
+    if conf is None:
+        if len(_LINGUA_CACHE) >= _LINGUA_CACHE_MAX:
+            _LINGUA_CACHE.clear()
+        values = _lingua().compute_language_confidence_values(word)
+        conf = _LINGUA_CACHE[word] = {T.LINGUA_CODES[c.language.name]: c.value for c in values}
+    return conf
+
+
+# ----------------------------------------------------------------------------------------------- cleaning
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """An alternation equivalent to trying `words` in order, written as a trie (greedy: longer first)."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = "(?:" + "|".join(alts) + ")"
+        return body + "?" if "" in node else body
+
+    return emit(trie)
+
+
+# The published pattern per word is (?<![a-zA-Z])(?:(?<=\d)|(?<=\s)|(?<=[^a-zA-Z0-9])|^)WORD
+# (?=[\d\s]|[^a-zA-Z0-9]|$)(?![a-zA-Z]); its before/after conditions reduce exactly to "no [a-zA-Z] before /
+# after" (a non-letter neighbour is a digit or a non-alphanumeric). Tested against the literal form.
+_UNIT_RE = re.compile(
+    r"(?=[a-z°μ])(?<![a-zA-Z])" + _trie_pattern(T.exception_word_order()) + r"(?![a-zA-Z])", re.IGNORECASE
+)
+_EXC_CHARS_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(T.EXCEPTION_CHARACTERS)) + "]")
+_EMAIL_URL_RE = re.compile(f"({T.EMAIL_PATTERN})|({T.URL_PATTERN})", re.IGNORECASE)
+_EMAIL_URL_HINT = re.compile("@|http|www", re.IGNORECASE)  # neither alternative can match without one
+_PHONETIC_RE = re.compile(T.PHONETIC_CLASS)
+_LATEX_RE = re.compile(T.LATEX_PATTERN)
+_WORD_RE = re.compile(T.WORD_PATTERN)
+
+
+class _OffsetMap:
+    """Maps positions in a text with spans deleted (or replaced) back to the text before.
+
+    Stages are applied in order; `to_source` undoes them in reverse. Each stage holds, for every edit, its
+    start in the output and the cumulative number of characters removed up to and including it.
+    """
+
+    __slots__ = ("stages",)
+
+    def __init__(self):
+        self.stages: list[tuple[list[int], list[int]]] = []
+
+    def add(self, spans: list[tuple[int, int]], replacement_len: int = 0) -> None:
+        out_starts, cum = [], []
+        removed = 0
+        for start, end in spans:
+            out_starts.append(start - removed + replacement_len)
+            removed += end - start - replacement_len
+            cum.append(removed)
+        self.stages.append((out_starts, cum))
+
+    def to_source(self, pos: int) -> int:
+        for out_starts, cum in reversed(self.stages):
+            k = bisect_right(out_starts, pos)
+            if k:
+                pos += cum[k - 1]
+        return pos
+
+
+def _edit(pattern: re.Pattern, text: str, omap: _OffsetMap | None, repl: str = "") -> str:
+    """`pattern.sub(repl, text)`, recording the edited spans in `omap`."""
+    spans = [m.span() for m in pattern.finditer(text)]
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(repl)
+        last = end
+    pieces.append(text[last:])
+    if omap is not None:
+        omap.add(spans, len(repl))
+    return "".join(pieces)
+
+
+def clean_text(text: str, omap: _OffsetMap | None = None) -> str:
+    """The published `_remove_exceptions` (spec §2.4), same stages in the same order."""
+    text = _edit(_EXC_CHARS_RE, text, omap)
+    text = _edit(_UNIT_RE, text, omap)
+    if _EMAIL_URL_HINT.search(text):
+        text = _edit(_EMAIL_URL_RE, text, omap)
+    return _edit(_PHONETIC_RE, text, omap)
+
+
+# ------------------------------------------------------------------------------------------------- words
+
+
+def _split_line(line: str, lang: str) -> tuple[list[str], list[int], _OffsetMap | None]:
+    """Words of one cleaned line, their start offsets in the LaTeX-stripped line (-1: not locatable), and
+    the map from that line back to `line` (None when no LaTeX command was replaced)."""
+    lmap = None
+    if "\\" in line:
+        lmap = _OffsetMap()
+        line = _edit(_LATEX_RE, line, lmap, " ")
+        if not lmap.stages:
+            lmap = None
+    if lang == "zh":
+        words = jieba_cut(line)
+        starts, pos = [], 0
+        for w in words:  # jieba's tokens tile the line; find() keeps this exact if they ever did not
+            pos = line.find(w, pos)
+            starts.append(pos)
+            pos += len(w) if pos >= 0 else 0
+            pos = max(pos, 0)
+        return words, starts, lmap
+    if lang == "ja":
+        words = mecab_wakati(line)
+        starts, pos = [], 0
+        for w in words:
+            found = line.find(w, pos)
+            starts.append(found)
+            if found >= 0:
+                pos = found + len(w)
+        return words, starts, lmap
+    words, starts = [], []
+    for m in _WORD_RE.finditer(line):
+        words.append(m.group())
+        starts.append(m.start())
+    return words, starts, lmap
+
+
+class TLPODetector:
+    """The TLPO script detector for one target language and option set; see the module docstring.
+
+    Build it with `TLPODetector.cached(language, ignore_english=True, find_fallback=True)` (or
+    `langlock.detect.get_detector("tlpo", language, ...)`): instances are memoised per options, and each
+    keeps a memo of word verdicts, so reuse one detector for many texts.
+    """
+
+    profile = "tlpo"
+    _instances: dict[tuple[str, bool, bool], TLPODetector] = {}
+
+    def __init__(self, language: str, *, ignore_english: bool = True, find_fallback: bool = True):
+        language = check_language(language)
+        if language not in TLPO_LANGUAGES:
+            supported = ", ".join(sorted(TLPO_LANGUAGES))
+            raise UsageError(f"the tlpo profile cannot judge language {language!r}; it supports: {supported}")
+        self.language = language
+        self.ignore_english = bool(ignore_english)
+        self.find_fallback = bool(find_fallback)
+        self.latin = language in T.LATIN_TARGETS
+        self._chars = None if self.latin else _char_table(language, self.ignore_english)
+        self._chars_strict = None if self.latin else _char_table(language, False)
+        self._chars_loose = None if self.latin else _char_table(language, True)
+        # word -> (pass, fail, offset of first failing char, judged when ignore_english=False)
+        self._words: dict[str, tuple[int, int, int, int]] = {}
+        if self.latin:
+            _lingua()
+
+    @classmethod
+    def cached(cls, language: str, **options) -> TLPODetector:
+        """The memoised detector for `language` and options (`ignore_english`, `find_fallback`)."""
+        unknown = set(options) - {"ignore_english", "find_fallback"}
+        if unknown:
+            raise UsageError(
+                f"unknown option(s) for the tlpo profile: {', '.join(sorted(unknown))}; "
+                "known: ignore_english, find_fallback"
+            )
+        for key, value in options.items():
+            if not isinstance(value, bool):
+                raise UsageError(f"tlpo option {key} must be true or false, got {value!r}")
+        key = (
+            check_language(language),
+            options.get("ignore_english", True),
+            options.get("find_fallback", True),
+        )
+        inst = cls._instances.get(key)
+        if inst is None:
+            inst = cls._instances[key] = cls(key[0], ignore_english=key[1], find_fallback=key[2])
+        return inst
+
+    # ------------------------------------------------------------------------------------- word verdicts
+
+    def _word(self, word: str) -> tuple[int, int, int, int]:
+        """Memoised (pass, fail, fail offset, judged under ignore_english=False) of one word."""
+        verdict = self._words.get(word)
+        if verdict is None:
+            if len(self._words) >= _WORD_CACHE_MAX:
+                self._words.clear()
+            verdict = self._words[word] = self._judge_word(word)
+        return verdict
+
+    def _judge_word(self, word: str) -> tuple[int, int, int, int]:
+        if not word:
+            return 0, 0, 0, 0
+        capital = _starts_uppercase(word)
+        if self.latin:
+            if sum(_NAME_FLAGS[ch][1] for ch in word) <= 1:
+                return 0, 0, 0, 0
+            conf = _lingua_confidences(word)
+            thr = T.LINGUA_THRESHOLD
+            if conf.get(self.language, 0.0) > thr:
+                return 1, 0, 0, 1
+            english = conf.get("en", 0.0) > thr
+            judged_strict = 0 if (capital and english) else 1
+            if (self.ignore_english or capital) and english:
+                return 0, 0, 0, judged_strict
+            return 0, 1, 0, judged_strict
+        main = self._chars_loose if capital else self._chars
+        strict = self._chars_loose if capital else self._chars_strict
+        p, f, off = self._judge_chars(word, main)
+        if strict is main:
+            return p, f, off, p + f
+        sp, sf, _ = self._judge_chars(word, strict)
+        return p, f, off, sp + sf
+
+    @staticmethod
+    def _judge_chars(word: str, table: _CharTable) -> tuple[int, int, int]:
+        seen_pass = False
+        for i, ch in enumerate(word):
+            v = table[ch]
+            if v == _FAIL:
+                return 0, 1, i
+            if v == _PASS:
+                seen_pass = True
+        return (1, 0, -1) if seen_pass else (0, 0, -1)
+
+    # ------------------------------------------------------------------------------------------ scanning
+
+    def _locate(self, text: str, word: str, offset: int, clean_pos: int, omap: _OffsetMap) -> int:
+        """The confusion point in `text` for the first failing `word` (spec §2.7)."""
+        if self.find_fallback:
+            start = text.find(word)
+            if self.latin:
+                return start
+            table = self._chars
+            for pos in range(start + offset, len(text)):
+                if table[text[pos]] == _FAIL:
+                    return pos
+            return -1
+        if clean_pos < 0:  # word not locatable in its line (never seen): fall back to the original's search
+            clean_pos = -1
+        if self.latin:
+            return omap.to_source(clean_pos) if clean_pos >= 0 else text.find(word)
+        if clean_pos >= 0:
+            return omap.to_source(clean_pos + offset)
+        return -1
+
+    def first_confusion(self, text: str) -> int:
+        """`get_confusion_point`: stops at the first failing word."""
+        omap = _OffsetMap()
+        clean = clean_text(text, omap)
+        line_start = 0
+        for line in clean.split("\n"):
+            if line:
+                words, starts, lmap = _split_line(line, self.language)
+                for i, word in enumerate(words):
+                    p, f, off, _ = self._word(word)
+                    if f:
+                        return self._locate(text, word, off, self._clean_pos(line_start, starts[i], lmap), omap)
+            line_start += len(line) + 1
+        return -1
+
+    @staticmethod
+    def _clean_pos(line_start: int, start: int, lmap: _OffsetMap | None) -> int:
+        if start < 0:
+            return -1
+        return line_start + (lmap.to_source(start) if lmap is not None else start)
+
+    def detect(self, text: str) -> Detection:
+        """Judge one completion: counts, line and word verdicts, spans and the first confusion char."""
+        omap = _OffsetMap()
+        clean = clean_text(text, omap)
+        src = omap.to_source if omap.stages else None
+        word_cache = self._words
+        lines_out: list[LineVerdict] = []
+        words_out: list[WordVerdict] = []
+        spans: list[Span] = []
+        lp_total = lf_total = wp_total = wf_total = 0
+        cp = -1
+        cp_found = False
+        line_start = 0  # in the cleaned text
+        orig_start = 0  # the same line in the original text (cleaning never deletes a newline)
+        orig_lines = text.split("\n")
+        for index, line in enumerate(clean.split("\n")):
+            orig_len = len(orig_lines[index])
+            if line:
+                words, starts, lmap = _split_line(line, self.language)
+                wp = wf = judged_strict = 0
+                for i, word in enumerate(words):
+                    v = word_cache.get(word) or self._word(word)
+                    p, f, off, js = v
+                    judged_strict += js
+                    if not (p or f):
+                        continue
+                    wp += p
+                    wf += f
+                    cpos = self._clean_pos(line_start, starts[i], lmap)
+                    if cpos >= 0:
+                        ws = src(cpos) if src else cpos
+                        we = (src(cpos + len(word) - 1) if src else cpos + len(word) - 1) + 1
+                    else:
+                        ws = we = -1
+                    words_out.append(WordVerdict(ws, we, word, bool(p)))
+                    if f:
+                        spans.append(Span(ws, we, "word"))
+                        if not cp_found:
+                            cp_found = True
+                            cp = self._locate(text, word, off, cpos, omap)
+                counted = judged_strict >= 5 and (wp + wf) > 0
+                passed = (wp >= wf) if counted else None
+                if counted:
+                    if passed:
+                        lp_total += 1
+                    else:
+                        lf_total += 1
+                        spans.append(Span(orig_start, orig_start + orig_len, "line"))
+                lines_out.append(
+                    LineVerdict(index, orig_start, orig_start + orig_len, len(words), counted, passed)
+                )
+                wp_total += wp
+                wf_total += wf
+            line_start += len(line) + 1
+            orig_start += orig_len + 1
+        if lp_total + lf_total + wp_total + wf_total == 0:
+            status = "skip"
+        elif lf_total + wf_total:
+            status = "fail"
+        else:
+            status = "pass"
+        counts = Counts(
+            int(status == "pass"), int(status == "fail"), lp_total, lf_total, wp_total, wf_total
+        )
+        spans.sort(key=lambda s: (s.start, s.level != "line"))
+        n_lines = lp_total + lf_total
+        return Detection(
+            profile=self.profile,
+            language=self.language,
+            status=status,
+            line_error=lf_total > 0,
+            word_error=wf_total > 0,
+            first_confusion_char=cp,
+            counts=counts,
+            line_acc=lp_total / n_lines if n_lines else 1.0,
+            lines=tuple(lines_out),
+            words=tuple(words_out),
+            spans=tuple(spans),
+        )
+
+    def detect_many(self, texts: list[str]) -> list[Detection]:
+        return [self.detect(t) for t in texts]
+
+    def check_response(self, text: str) -> Counts:
+        return self.detect(text).counts
+
+
+# ------------------------------------------------------------------------------ the published functions
+
+
+def _detector(lang: str, ignore_english: bool = True, find_fallback: bool = True) -> TLPODetector:
+    return TLPODetector.cached(lang, ignore_english=bool(ignore_english), find_fallback=bool(find_fallback))
+
+
+def get_confusion_point(text: str, lang: str, ignore_english: bool = True, find_fallback: bool = True) -> int:
+    """Character index of the first confusion in `text`, or -1 (the published API, spec §2.7)."""
+    return _detector(lang, ignore_english, find_fallback).first_confusion(text)
+
+
+def get_consistency(text: str, lang: str, ignore_english: bool = True, find_fallback: bool = True) -> float:
+    """1.0 if `text` has no confusion point, else 0.0."""
+    return 1.0 if get_confusion_point(text, lang, ignore_english, find_fallback) == -1 else 0.0
+
+
+def check_response(text: str, lang: str, ignore_english: bool = True) -> Counts:
+    """(resp_pass, resp_fail, line_pass, line_fail, word_pass, word_fail) of one response (spec §2.5)."""
+    return _detector(lang, ignore_english).detect(text).counts
+
+
+__all__ = ["TLPODetector", "check_response", "clean_text", "get_confusion_point", "get_consistency"]
