@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tlpo_reference  # noqa: E402
 from langlock.detect import get_detector  # noqa: E402
 from langlock.languages import TLPO_LANGUAGES  # noqa: E402
 from langlock.score.records import read_records  # noqa: E402
+
+import tlpo_reference  # noqa: E402
 
 
 def _time(fn, items) -> tuple[float, list]:

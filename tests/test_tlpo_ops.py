@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from _tlpo_fixtures import smollm2_tokenizer
 from langlock.train import tlpo_ops as ops
+
+from _tlpo_fixtures import smollm2_tokenizer
 
 # ---------------------------------------------------------------- advantage (check 8)
 
