@@ -156,8 +156,9 @@ def _fmt_bytes(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
 
 
-def print_plan(plan: MergePlan, max_shard_size: str | int, out: TextIO = sys.stdout) -> None:
+def print_plan(plan: MergePlan, max_shard_size: str | int, out: TextIO | None = None) -> None:
     """The per-tensor source plan and the estimated peak memory; reads headers only, writes nothing."""
+    out = out or sys.stdout
     print(f"# merge plan: {plan.method}", file=out)
     for label in plan.labels:
         print(f"#   {label}", file=out)
