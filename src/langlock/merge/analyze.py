@@ -60,6 +60,12 @@ class Analysis:
     lang_index: int = 0
     suggestion: dict = field(default_factory=dict)
 
+    def tag(self, e: int) -> str:
+        """'lang' for the language expert, 'task' for the other of two, else 'e<k>'."""
+        if e == self.lang_index:
+            return "lang"
+        return "task" if len(self.experts) == 2 else f"e{e}"
+
     def enrichment(self, e: int) -> list[float]:
         return [s / p if p else 0.0 for s, p in zip(self.top_share[e], self.param_fraction)]
 
@@ -178,7 +184,7 @@ def format_table(res: Analysis) -> str:
     s = res.suggestion
     head = ["layer"]
     for k in range(len(res.experts)):
-        tag = "lang" if k == res.lang_index else f"e{k}"
+        tag = res.tag(k)
         head += [f"rel_{tag}%", f"top_{tag}%"]
     if res.jaccard is not None:
         head.append("jaccard")
@@ -224,14 +230,13 @@ def plot_heatmap(res: Analysis):
         im = ax.imshow(100 * grid, aspect="auto", cmap="viridis")
         ax.set_yticks(range(len(res.modules)), res.modules, fontsize=7)
         ax.set_xticks(range(res.num_layers))
-        tag = "language expert" if k == res.lang_index else f"expert {k}"
-        ax.set_title(f"{tag}: ‖θE − θB‖ / ‖θB‖ (%) — {Path(res.experts[k]).name}", fontsize=9)
+        ax.set_title(f"{res.tag(k)} expert: ‖θE − θB‖ / ‖θB‖ (%) — {Path(res.experts[k]).name}", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.03)
     ax = axes[E][0]
     x = np.arange(res.num_layers)
     for k in range(E):
         ax.plot(x, 100 * np.array(res.top_share[k]), marker="o",
-                label=("language" if k == res.lang_index else f"expert {k}"))
+                label=f"{res.tag(k)} expert")
     ax.plot(x, 100 * np.array(res.param_fraction), "k--", label="parameter share")
     s = res.suggestion
     for i in range(res.num_layers):

@@ -44,7 +44,9 @@ def apply_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # keep stderr to our own lines (errors are one line)
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, _TORCH[DTYPE_NAMES[dtype]])
     try:
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype, use_safetensors=True,
@@ -54,7 +56,9 @@ def apply_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
     try:
         model = PeftModel.from_pretrained(model, adapter, is_trainable=False)
     except (RuntimeError, ValueError, KeyError) as err:
-        raise InputError(f"{adapter}: adapter does not fit base {base} ({str(err).splitlines()[0][:300]})") from err
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()] or [type(err).__name__]
+        detail = next((ln for ln in lines if "size mismatch" in ln), lines[0])
+        raise InputError(f"{adapter}: adapter does not fit base {base} ({detail[:300]})") from err
     merged = model.merge_and_unload()
     with staged_output_dir(out, overwrite) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
