@@ -1,0 +1,99 @@
+"""The generation interface shared by every backend (`hf`, `openai`, `file`, `vllm`).
+
+A backend receives `PromptItem`s (a stable key + the user message) and calls `on_done(Completion)` once per
+prompt as soon as that completion exists, so the caller can append it to a log and a killed run resumes
+without regenerating anything. Sampling is seeded per prompt (`prompt_seed(seed, key)`), so a completion
+does not depend on which other prompts shared its batch or on the order of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from ..errors import LanglockError, UsageError
+
+
+class GenerationError(LanglockError):
+    """A backend failed at run time (server unreachable, HTTP errors after retries, malformed reply)."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding settings. The defaults are the Language Confusion Benchmark's: nucleus sampling with
+    p=0.75, temperature 0.3, at most 100 new tokens. `temperature=0` means greedy decoding."""
+
+    max_new_tokens: int = 100
+    temperature: float = 0.3
+    top_p: float = 0.75
+    seed: int = 0
+    system_prompt: str | None = None
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise UsageError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise UsageError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise UsageError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def is_benchmark_standard(self) -> bool:
+        """Whether decoding equals the benchmark's published settings (seed and system prompt aside)."""
+        d = BENCHMARK_DEFAULTS
+        return (self.max_new_tokens, self.temperature, self.top_p, self.system_prompt) == (
+            d.max_new_tokens, d.temperature, d.top_p, d.system_prompt)
+
+
+BENCHMARK_DEFAULTS = GenerationSettings()
+
+
+@dataclass(frozen=True)
+class PromptItem:
+    """One prompt to complete: `key` is unique within a run and stable across runs (it keys the log)."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    key: str
+    text: str
+    finish_reason: str  # "stop" (end of turn / EOS) or "length" (hit max_new_tokens)
+    n_tokens: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def prompt_seed(seed: int, key: str) -> int:
+    """A 63-bit seed derived from the run seed and the prompt key (stable across processes and runs)."""
+    digest = hashlib.sha256(f"{seed}\x1f{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+class Generator(ABC):
+    """A generation backend. Subclasses set `name` and implement `generate` and `describe`."""
+
+    name: str = "?"
+
+    @abstractmethod
+    def generate(
+        self,
+        prompts: Sequence[PromptItem],
+        settings: GenerationSettings,
+        on_done: Callable[[Completion], None],
+    ) -> None:
+        """Complete every prompt, calling `on_done` once per prompt as soon as its completion is final."""
+
+    @abstractmethod
+    def describe(self) -> dict:
+        """What produced the completions (backend, model, chat template hash…), for the run manifest."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (threads, model memory)."""

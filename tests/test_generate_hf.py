@@ -1,0 +1,117 @@
+"""`hf` backend on a tiny model built from config: seeding, batch independence, stops, sampler maths."""
+
+from __future__ import annotations
+
+import pytest
+
+from langlock.errors import UsageError
+from langlock.generate import GenerationSettings, PromptItem, make_generator, prompt_seed
+from langlock.generate.hf import sample_one_hot
+
+from tiny_models import make_model_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_gen(tmp_path_factory):
+    path = make_model_dir(tmp_path_factory.mktemp("tiny") / "m")
+    return make_generator("hf", model=str(path), batch_size=4)
+
+
+PROMPTS = [PromptItem(f"p{i}", t) for i, t in enumerate(
+    ["hello", "안녕하세요, 오늘 어때요?", "Bonjour", "一二三四五六七八九十", "x", "Wie geht's dir heute?"])]
+
+
+def run(gen, prompts, settings):
+    out = {}
+    gen.generate(prompts, settings, lambda c: out.__setitem__(c.key, c))
+    return out
+
+
+def test_completions_do_not_depend_on_batch_size_or_order(tiny_gen):
+    s = GenerationSettings(max_new_tokens=12, temperature=1.0, top_p=0.9, seed=7)
+    a = run(tiny_gen, PROMPTS, s)
+    tiny_gen.batch_size = 1
+    try:
+        b = run(tiny_gen, list(reversed(PROMPTS)), s)
+    finally:
+        tiny_gen.batch_size = 4
+    assert set(a) == {p.key for p in PROMPTS}
+    assert {k: c.text for k, c in a.items()} == {k: c.text for k, c in b.items()}
+
+
+def test_seed_changes_samples_and_greedy_is_deterministic(tiny_gen):
+    s1 = GenerationSettings(max_new_tokens=12, temperature=1.0, top_p=1.0, seed=1)
+    s2 = GenerationSettings(max_new_tokens=12, temperature=1.0, top_p=1.0, seed=2)
+    t1 = {k: c.text for k, c in run(tiny_gen, PROMPTS, s1).items()}
+    t2 = {k: c.text for k, c in run(tiny_gen, PROMPTS, s2).items()}
+    assert t1 != t2
+    g = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=1)
+    assert run(tiny_gen, PROMPTS[:2], g) == run(tiny_gen, PROMPTS[:2], GenerationSettings(
+        max_new_tokens=8, temperature=0.0, seed=99))
+
+
+def test_length_and_token_counts(tiny_gen):
+    res = run(tiny_gen, PROMPTS[:3], GenerationSettings(max_new_tokens=5, temperature=1.0, seed=3))
+    for c in res.values():
+        assert c.finish_reason in ("stop", "length")
+        assert 1 <= c.n_tokens <= 5
+        assert c.finish_reason == "stop" or c.n_tokens == 5
+
+
+def test_eos_stops_generation(tiny_gen):
+    """Bias the model so EOS is certain: every completion stops at once with an empty text."""
+    import torch
+
+    eos = tiny_gen.tokenizer.eos_token_id
+    head = tiny_gen.model.lm_head
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    biased.weight.data.zero_()
+    biased.bias.data.fill_(-10.0)
+    biased.bias.data[eos] = 10.0
+    tiny_gen.model.lm_head = biased
+    try:
+        res = run(tiny_gen, PROMPTS[:2], GenerationSettings(max_new_tokens=6, seed=0))
+    finally:
+        tiny_gen.model.lm_head = head
+    assert all(c.finish_reason == "stop" and c.text == "" and c.n_tokens == 1 for c in res.values())
+
+
+def test_chat_template_is_applied_and_described(tiny_gen):
+    ids = tiny_gen.render("hi", GenerationSettings())
+    text = tiny_gen.tokenizer.decode(ids)
+    assert text.startswith("<|im_start|>user\nhi<|im_end|>") and text.endswith("<|im_start|>assistant\n")
+    d = tiny_gen.describe()
+    assert d["chat_template"] and len(d["chat_template_sha256"]) == 64 and tiny_gen.tokenizer.eos_token_id in d["stop_token_ids"]
+
+
+def test_sampler_nucleus_and_row_independence():
+    import torch
+
+    logits = torch.tensor([[5.0, 4.0, 0.0, -1.0], [0.0, 0.0, 0.0, 0.0]])
+    picks = set()
+    for s in range(200):
+        g = [torch.Generator().manual_seed(s), torch.Generator().manual_seed(10_000 + s)]
+        out = sample_one_hot(logits, g, temperature=1.0, top_p=0.5)
+        assert torch.isfinite(out).sum(dim=1).tolist() == [1, 1]
+        picks.add(int(out[0].argmax()))
+    assert picks == {0}  # p(token 0) = 0.72 > 0.5: the nucleus is token 0 alone
+    g = [torch.Generator().manual_seed(5)]
+    one = sample_one_hot(logits[1:], g, 1.0, 1.0).argmax()
+    g2 = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(5)]
+    two = sample_one_hot(logits[[0, 1]], g2, 1.0, 1.0)[1].argmax()
+    assert one == two
+    assert int(sample_one_hot(logits, None, 0.0, 1.0)[0].argmax()) == 0
+
+
+def test_prompt_seed_is_stable_and_distinct():
+    assert prompt_seed(0, "a") == prompt_seed(0, "a") != prompt_seed(1, "a") != prompt_seed(0, "b")
+    assert 0 <= prompt_seed(123, "x") < 2**63
+
+
+def test_settings_validation():
+    with pytest.raises(UsageError):
+        GenerationSettings(top_p=0)
+    with pytest.raises(UsageError):
+        GenerationSettings(max_new_tokens=0)
+    assert GenerationSettings().is_benchmark_standard()
+    assert not GenerationSettings(temperature=0.7).is_benchmark_standard()
