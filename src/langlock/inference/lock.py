@@ -1,0 +1,116 @@
+"""`LanguageLock`: a transformers logits processor that keeps generation in the target language's script.
+
+Why: the LCB paper finds that confusion happens at uncertain steps (at confusion points the nucleus holds
+~3.6 tokens and the entropy is ~1.23 nats, versus ~1.6 tokens and ~0.36 nats elsewhere). So at steps whose
+entropy exceeds a threshold (or at every step, `entropy_threshold=None`) the lock removes (`mode="suppress"`,
+logit -inf) or lowers (`mode="penalize"`, logit minus `penalty`) every token whose script is wrong for the
+target (`langlock.inference.vocab`: digits, punctuation, whitespace, code and special tokens are never
+touched). No training, any transformers model.
+
+Per step it costs one log-softmax over the vocabulary (the entropy, only when gated) and one masked fill: the
+off-target mask is a boolean tensor computed once per tokenizer and kept on the scores' device.
+
+Place it first in the processor list, so that it sees the model's raw logits (the entropy is measured at
+temperature 1) and sampling or top-p work on the locked distribution:
+`model.generate(..., logits_processor=LogitsProcessorList([LanguageLock(tokenizer, "ko")]))`.
+"""
+
+from __future__ import annotations
+
+from transformers import LogitsProcessor
+
+from ..errors import UsageError
+from .stats import entropy
+from .vocab import off_target_mask
+
+MODES = ("suppress", "penalize")
+
+
+class LanguageLock(LogitsProcessor):
+    """Suppress or penalise off-target-script tokens at uncertain steps (see the module docstring).
+
+    Args:
+        tokenizer: the model's tokenizer (fast tokenizers: byte-level BPE or SentencePiece with byte fallback).
+        language: target language code (ko zh ja ar hi ru, or a Latin-script one: en es de fr id it pt).
+        mode: "suppress" (logit -> -inf) or "penalize" (logit -> logit - penalty).
+        penalty: amount subtracted in "penalize" mode (logits are log-probabilities up to a constant, so 5
+            makes a token e^5 ≈ 150 times less likely).
+        entropy_threshold: act only at steps whose entropy (nats) exceeds this; None = every step.
+        allow_latin: for non-Latin targets, leave ASCII/Latin letters alone (the detector's
+            `ignore_english=True`) and block only other scripts.
+    """
+
+    def __init__(self, tokenizer, language: str, *, mode: str = "suppress", penalty: float = 5.0,
+                 entropy_threshold: float | None = None, allow_latin: bool = False):
+        if mode not in MODES:
+            raise UsageError(f"unknown lock mode {mode!r}; choose one of {', '.join(MODES)}")
+        if penalty < 0:
+            raise UsageError(f"lock penalty must be >= 0, got {penalty}")
+        if entropy_threshold is not None and entropy_threshold < 0:
+            raise UsageError(f"lock entropy threshold must be >= 0 nats, got {entropy_threshold}")
+        import torch
+
+        self.language = language
+        self.mode = mode
+        self.penalty = float(penalty)
+        self.entropy_threshold = entropy_threshold
+        self.allow_latin = allow_latin
+        self.mask = torch.from_numpy(off_target_mask(tokenizer, language, allow_latin=allow_latin).copy())
+        self._device_masks: dict[tuple, object] = {}
+        #: Steps seen and steps where the lock acted (summed over rows), for reports.
+        self.steps = 0
+        self.active_steps = 0
+
+    @property
+    def n_blocked(self) -> int:
+        return int(self.mask.sum())
+
+    def describe(self) -> dict:
+        return {"language": self.language, "mode": self.mode, "penalty": self.penalty,
+                "entropy_threshold": self.entropy_threshold, "allow_latin": self.allow_latin,
+                "blocked_tokens": self.n_blocked, "vocab": int(self.mask.numel())}
+
+    def _mask_for(self, scores):
+        """The mask as a [vocab] bool tensor on the scores' device, padded with False when the model's output
+        layer is larger than the tokenizer (padding rows are never blocked)."""
+        import torch
+
+        key = (scores.device, scores.shape[-1])
+        mask = self._device_masks.get(key)
+        if mask is None:
+            size = scores.shape[-1]
+            mask = torch.zeros(size, dtype=torch.bool)
+            n = min(size, self.mask.numel())
+            mask[:n] = self.mask[:n]
+            mask = self._device_masks[key] = mask.to(scores.device)
+        return mask
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        mask = self._mask_for(scores)
+        rows = mask.unsqueeze(0)  # [1, V]
+        self.steps += scores.shape[0]
+        if self.entropy_threshold is not None:
+            gate = entropy(scores) > self.entropy_threshold  # [B]
+            hit = int(gate.sum())
+            if hit == 0:
+                return scores
+            self.active_steps += hit
+            rows = rows & gate.unsqueeze(1)  # [B, V]
+        else:
+            self.active_steps += scores.shape[0]
+        if self.mode == "penalize":
+            return scores - rows.to(scores.dtype) * self.penalty
+        # Never leave a row with nothing to choose: rows whose every finite logit is off-target stay as they are.
+        keep_any = (torch.isfinite(scores) & ~mask.unsqueeze(0)).any(dim=-1, keepdim=True)
+        return scores.masked_fill(rows & keep_any, float("-inf"))
+
+
+def make_lock(tokenizer, spec: str | None, **options) -> LanguageLock | None:
+    """A `LanguageLock` from a CLI value: None/"" -> None, "ko" -> lock for ko (options as keywords)."""
+    if not spec:
+        return None
+    from ..languages import check_language
+
+    return LanguageLock(tokenizer, check_language(spec), **options)
