@@ -1,0 +1,157 @@
+"""Step 2 of the data pipeline: N sampled completions per prompt (tlpo-and-lcb-spec §3.2), resumable.
+
+Output: JSONL, one row per prompt ``{"id", "prompt", "language", "completions": [N strings], "reference"?}``,
+appended one line at a time (flushed and fsynced), so a killed run loses at most the prompt in flight. On the
+next run the file is read back, a torn last line (no trailing newline) is cut off, and only prompts whose id is
+not yet there are sampled. The settings (model, N, temperature, top-p, max new tokens, seed) are stored next to
+it in ``OUT.meta.json``; resuming with different settings is refused rather than mixing two distributions.
+
+Each prompt is sampled in one `generate` call with ``num_return_sequences=N`` under its own seed (derived from
+the run seed and the prompt id), so a resumed run produces exactly what an uninterrupted one would. Full texts
+are always kept (no early stop at the confusion point): the pairs and SFT data need whole answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import InputError, UsageError
+from ..io_utils import write_json_atomic
+
+#: generate(prompt_text, n, seed) -> n completion strings
+GenerateFn = Callable[[str, int, int], list[str]]
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    model: str
+    n: int = 16
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    repetition_penalty: float = 1.0
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.n < 1:
+            raise UsageError(f"-n must be at least 1, got {self.n}")
+        if self.temperature < 0:
+            raise UsageError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise UsageError(f"top-p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise UsageError(f"max new tokens must be at least 1, got {self.max_new_tokens}")
+
+
+def prompt_seed(seed: int, pid: str) -> int:
+    return int(hashlib.sha1(f"{seed}:{pid}".encode()).hexdigest()[:8], 16)
+
+
+def meta_path(out: Path) -> Path:
+    return out.with_name(out.name + ".meta.json")
+
+
+def load_done(out: Path) -> dict[str, dict]:
+    """Rows already in `out`, keyed by id; a torn last line (killed mid-write) is truncated away first."""
+    if not out.exists():
+        return {}
+    data = out.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with open(out, "r+b") as fh:
+            fh.truncate(cut)
+        data = data[:cut]
+    done: dict[str, dict] = {}
+    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{out}:{n}: malformed line in an existing samples file ({err.msg}); "
+                             "remove the file or pass another output") from None
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("completions"), list):
+            raise InputError(f"{out}:{n}: not a samples row (needs id and completions)")
+        done[str(row["id"])] = row
+    return done
+
+
+def sample_completions(
+    prompts: list[dict],
+    out: str | Path,
+    generate: GenerateFn,
+    settings: SampleSettings,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Append one row per not-yet-sampled prompt to `out`; return counts {prompts, resumed, sampled}."""
+    settings.check()
+    out = Path(out)
+    if not prompts:
+        raise InputError("no prompts to sample")
+    meta = meta_path(out)
+    want = asdict(settings)
+    if meta.exists():
+        have = json.loads(meta.read_text(encoding="utf-8"))
+        if have != want:
+            diff = ", ".join(f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items() if have.get(k) != v)
+            raise UsageError(f"{out} was sampled with other settings ({diff}); use a new output path")
+    elif out.exists() and out.stat().st_size:
+        raise UsageError(f"{out} exists but has no {meta.name}; refusing to append to a file of unknown origin")
+    done = load_done(out)
+    ids = {p["id"] for p in prompts}
+    stray = [i for i in done if i not in ids]
+    if stray:
+        raise UsageError(f"{out} holds {len(stray)} prompt(s) not in this prompts file; use a new output path")
+    todo = [p for p in prompts if p["id"] not in done]
+    if todo and not meta.exists():
+        write_json_atomic(meta, want)
+    if todo:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a", encoding="utf-8") as fh:
+            for k, p in enumerate(todo, 1):
+                comps = generate(p["prompt"], settings.n, prompt_seed(settings.seed, p["id"]))
+                if len(comps) != settings.n or not all(isinstance(c, str) for c in comps):
+                    raise RuntimeError(f"generator returned {len(comps)} completions for prompt {p['id']}, expected {settings.n}")
+                row = {"id": p["id"], "prompt": p["prompt"], "language": p.get("language"), "completions": comps}
+                if p.get("reference") is not None:
+                    row["reference"] = p["reference"]
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                if progress:
+                    progress(len(done) + k, len(prompts))
+    return {"prompts": len(prompts), "resumed": len(done), "sampled": len(todo)}
+
+
+def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str = "cpu") -> GenerateFn:
+    """A `GenerateFn` over transformers `generate`: chat template, one user turn, no system prompt."""
+    import torch
+
+    from ..models import load_model_and_tokenizer
+
+    model, tok, _ = load_model_and_tokenizer(settings.model, dtype=dtype, device=device)
+    if tok.chat_template is None:
+        raise InputError(f"{settings.model}: the tokenizer has no chat template")
+
+    def generate(prompt: str, n: int, seed: int) -> list[str]:
+        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                      return_tensors="pt", return_dict=True)
+        ids = {k: v.to(model.device) for k, v in ids.items()}
+        torch.manual_seed(seed)
+        kw = dict(do_sample=settings.temperature > 0, max_new_tokens=settings.max_new_tokens,
+                  num_return_sequences=n, pad_token_id=tok.pad_token_id)
+        if settings.temperature > 0:
+            kw.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+        if settings.repetition_penalty != 1.0:
+            kw["repetition_penalty"] = settings.repetition_penalty
+        with torch.no_grad():
+            outs = model.generate(**ids, **kw)
+        start = ids["input_ids"].shape[1]
+        return [tok.decode(o[start:], skip_special_tokens=True) for o in outs]
+
+    return generate

@@ -1,0 +1,183 @@
+"""Data builders: prompt filter rules, resumable sampling, seeded pairs, and bad input (clear error, exit 2,
+nothing written)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from langlock.cli.main import main
+from langlock.databuild.pairs import build_pairs
+from langlock.databuild.prompts import FilterRules, build_prompts, filter_prompts, read_prompts
+from langlock.databuild.sample import SampleSettings, load_done, sample_completions
+from langlock.errors import InputError, UsageError
+
+POOL = [
+    {"instruction": "오늘 날씨를 설명해 주세요", "input": "", "output": "오늘은 맑습니다."},
+    {"instruction": "다음 문장을 요약하세요", "input": "고양이가 잔다."},
+    {"question": "한국어와 English를 비교해 주세요"},  # names a language
+    {"question": "파이썬으로 정렬 코드를 써 주세요"},  # code keyword (Korean "python")
+    {"question": "이 한자 你好 를 읽어 주세요"},  # other-script letters: confusion point in the prompt
+    {"question": "가" * 501},  # longer than 500 characters
+    {"prompt": [{"role": "user", "content": "오늘 날씨를 설명해 주세요"}]},  # duplicate of the first
+    {"question": "digit 숫자를 세어 보세요"},  # substring "git", dropped as in TLPO
+]
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_filter_rules_match_tlpo(tmp_path):
+    kept, stats = filter_prompts(POOL, "ko", FilterRules())
+    assert [k["prompt"] for k in kept] == ["오늘 날씨를 설명해 주세요", "다음 문장을 요약하세요\n고양이가 잔다."]
+    assert kept[0]["reference"] == "오늘은 맑습니다." and "reference" not in kept[1]
+    assert stats == {"pool": 8, "kept": 2, "too_short": 0, "too_long": 1, "banned": 3, "confused": 1, "duplicate": 1}
+
+
+def test_rules_file_overrides_and_whole_words(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("whole_words: true\nmax_chars: 1000\nextra_banned: [요약하세요]\n", encoding="utf-8")
+    kept, stats = filter_prompts(POOL, "ko", FilterRules.from_file(rules))
+    texts = [k["prompt"] for k in kept]
+    assert "digit 숫자를 세어 보세요" in texts  # whole-word matching no longer sees "git" in "digit"
+    assert "가" * 501 in texts
+    assert not any("요약" in t for t in texts)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("max_char: 3\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="unknown rule"):
+        FilterRules.from_file(bad)
+
+
+def test_prompts_cli_writes_and_bad_inputs_fail_cleanly(tmp_path, capsys):
+    pool = _write(tmp_path / "pool.jsonl", POOL)
+    out = tmp_path / "p.jsonl"
+    assert main(["data", "prompts", "--pool", str(pool), "--lang", "ko", "-o", str(out)]) == 0
+    assert [r["prompt"] for r in read_prompts(out)][0] == "오늘 날씨를 설명해 주세요"
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    malformed = tmp_path / "bad.jsonl"
+    malformed.write_text('{"question": "가나"}\n{"question": \n', encoding="utf-8")
+    all_dropped = _write(tmp_path / "eng.jsonl", [{"question": "Translate this into Korean"}])
+    for src, msg in ((empty, "empty"), (malformed, ":2: malformed JSON"), (all_dropped, "no prompt survived"),
+                     (tmp_path / "missing.jsonl", "no such file")):
+        target = tmp_path / f"out-{src.stem}.jsonl"
+        capsys.readouterr()
+        assert main(["data", "prompts", "--pool", str(src), "--lang", "ko", "-o", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err
+        assert not target.exists()
+        assert not list(tmp_path.glob(f".out-{src.stem}*"))  # no temporary left behind
+
+
+class _Gen:
+    """A deterministic generator that can be told to die after k prompts (a simulated kill)."""
+
+    def __init__(self, die_after=None):
+        self.calls = []
+        self.die_after = die_after
+
+    def __call__(self, prompt, n, seed):
+        if self.die_after is not None and len(self.calls) >= self.die_after:
+            raise KeyboardInterrupt
+        self.calls.append(prompt)
+        return [f"{prompt}#{seed % 97}#{i}" for i in range(n)]
+
+
+def test_sample_resumes_after_kill_and_torn_line(tmp_path):
+    prompts = [{"id": f"p{i}", "prompt": f"질문 {i}", "language": "ko"} for i in range(5)]
+    out = tmp_path / "s.jsonl"
+    st = SampleSettings(model="m", n=3, seed=7)
+    with pytest.raises(KeyboardInterrupt):
+        sample_completions(prompts, out, _Gen(die_after=2), st)
+    assert len(load_done(out)) == 2
+    with open(out, "a", encoding="utf-8") as fh:  # a write torn by a kill
+        fh.write('{"id": "p2", "prompt": "질문 2", "compl')
+    gen = _Gen()
+    stats = sample_completions(prompts, out, gen, st)
+    assert stats == {"prompts": 5, "resumed": 2, "sampled": 3}
+    assert gen.calls == ["질문 2", "질문 3", "질문 4"]
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["p0", "p1", "p2", "p3", "p4"]
+    # identical to an uninterrupted run: per-prompt seeds
+    fresh = tmp_path / "fresh.jsonl"
+    sample_completions(prompts, fresh, _Gen(), st)
+    assert fresh.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+    # nothing left to do; other settings refused
+    assert sample_completions(prompts, out, _Gen(die_after=0), st)["sampled"] == 0
+    with pytest.raises(UsageError, match="other settings"):
+        sample_completions(prompts, out, _Gen(), SampleSettings(model="m", n=4, seed=7))
+
+
+def test_sample_cli_with_tiny_model(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from tiny_models import make_model_dir
+
+    model = make_model_dir(tmp_path / "tiny")
+    prompts = _write(tmp_path / "p.jsonl", [{"id": "a", "prompt": "안녕", "language": "ko"},
+                                            {"id": "b", "prompt": "날씨", "language": "ko"}])
+    out = tmp_path / "s.jsonl"
+    args = ["data", "sample", "--prompts", str(prompts), "--model", str(model), "-n", "2", "--max-new-tokens", "4",
+            "-o", str(out)]
+    assert main(args) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [len(r["completions"]) for r in rows] == [2, 2]
+    capsys.readouterr()
+    assert main(args) == 0  # resumes: nothing to do
+    assert '"sampled": 0' in capsys.readouterr().out
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+
+SAMPLES = [
+    {"id": "a", "prompt": "안녕?", "language": "ko", "completions": ["네, 안녕하세요.", "안녕 你好", "반가워요"],
+     "reference": "안녕하세요!"},
+    {"id": "b", "prompt": "날씨?", "language": "ko", "completions": ["맑아요.", "좋아요."]},  # all clean
+    {"id": "c", "prompt": "음식?", "language": "ko", "completions": ["김치 你好", "他 好"]},  # all confused
+    {"id": "d", "prompt": "영화?", "language": "ko", "completions": ["Hello there", "재미있어요", "", "It was fun"]},
+]
+
+
+def test_pairs_seeded_chosen_clean_rejected_confused(tmp_path):
+    src = _write(tmp_path / "s.jsonl", SAMPLES)
+    stats = build_pairs(src, "ko", tmp_path / "ief", ignore_english=False, seed=3)
+    pairs = [json.loads(x) for x in (tmp_path / "ief" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [p["id"] for p in pairs] == ["a", "d"]
+    assert pairs[0]["rejected"][0]["content"] == "안녕 你好"
+    assert pairs[0]["chosen"][0]["content"] in ("네, 안녕하세요.", "반가워요")
+    assert pairs[1]["chosen"][0]["content"] == "재미있어요"
+    assert pairs[1]["rejected"][0]["content"] in ("Hello there", "It was fun")
+    assert pairs[0]["prompt"] == [{"role": "user", "content": "안녕?"}]
+    assert (stats["all_clean"], stats["all_confused"], stats["pairs"]) == (1, 1, 2)
+    sft = [json.loads(x) for x in (tmp_path / "ief" / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sft[0]["completion"][0]["content"] == "안녕하세요!"  # the reference answer where there is one
+    assert [s["id"] for s in sft] == ["a", "b", "d"]
+    # same seed, reversed file order: the same choices
+    _write(tmp_path / "r.jsonl", SAMPLES[::-1])
+    build_pairs(tmp_path / "r.jsonl", "ko", tmp_path / "rev", ignore_english=False, seed=3)
+    rev = {json.loads(x)["id"]: json.loads(x) for x in (tmp_path / "rev" / "pairs.jsonl").read_text().splitlines()}
+    assert all(rev[p["id"]] == p for p in pairs)
+    # English-neutral: English answers can no longer be rejected ones, so prompt d has no pair
+    stats_iet = build_pairs(src, "ko", tmp_path / "iet", ignore_english=True, seed=3)
+    assert stats_iet["pairs"] == 1
+
+
+def test_pairs_bad_inputs_exit_2_and_write_nothing(tmp_path, capsys):
+    confused = _write(tmp_path / "conf.jsonl", [SAMPLES[2]])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    malformed = tmp_path / "bad.jsonl"
+    malformed.write_text(json.dumps(SAMPLES[0]) + "\n{oops\n", encoding="utf-8")
+    wrong = _write(tmp_path / "wrong.jsonl", [{"id": "x", "prompt": "p", "completions": "not a list"}])
+    for src, msg in ((confused, "1 had only confused"), (empty, "empty"), (malformed, ":2: malformed"),
+                     (wrong, "completions")):
+        out = tmp_path / f"out-{src.stem}"
+        capsys.readouterr()
+        assert main(["data", "pairs", "--samples", str(src), "--lang", "ko", "-o", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err
+        assert not out.exists() and not list(tmp_path.glob(f".out-{src.stem}*"))
+    with pytest.raises(InputError):
+        build_prompts(empty, "ko", tmp_path / "x.jsonl")
