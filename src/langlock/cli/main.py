@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "langlock.cli.score_cmd",
     "langlock.cli.merge_cmd",
     "langlock.cli.demo_cmd",
+    "langlock.cli.data_cmd",
 )
 
 
