@@ -40,6 +40,7 @@ import functools
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Sequence
 
 from ..errors import UsageError
 from ..languages import TLPO_LANGUAGES, check_language
@@ -135,12 +136,15 @@ _LINGUA_CACHE: dict[str, dict[str, float]] = {}
 
 
 def _lingua_confidences(word: str) -> dict[str, float]:
-    conf = _LINGUA_CACHE.get(word)
+    """lingua's confidences for `word`, memoised by its lower-case form: lingua lower-cases its input
+    before it computes anything, so "The" and "the" get the same values (checked in the tests)."""
+    key = word.lower()
+    conf = _LINGUA_CACHE.get(key)
     if conf is None:
         if len(_LINGUA_CACHE) >= _LINGUA_CACHE_MAX:
             _LINGUA_CACHE.clear()
         values = _lingua().compute_language_confidence_values(word)
-        conf = _LINGUA_CACHE[word] = {T.LINGUA_CODES[c.language.name]: c.value for c in values}
+        conf = _LINGUA_CACHE[key] = {T.LINGUA_CODES[c.language.name]: c.value for c in values}
     return conf
 
 
@@ -174,7 +178,6 @@ _UNIT_RE = re.compile(
 )
 _EXC_CHARS_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(T.EXCEPTION_CHARACTERS)) + "]")
 _EMAIL_URL_RE = re.compile(f"({T.EMAIL_PATTERN})|({T.URL_PATTERN})", re.IGNORECASE)
-_EMAIL_URL_HINT = re.compile("@|http|www", re.IGNORECASE)  # neither alternative can match without one
 _PHONETIC_RE = re.compile(T.PHONETIC_CLASS)
 _LATEX_RE = re.compile(T.LATEX_PATTERN)
 _WORD_RE = re.compile(T.WORD_PATTERN)
@@ -225,11 +228,18 @@ def _edit(pattern: re.Pattern, text: str, omap: _OffsetMap | None, repl: str = "
     return "".join(pieces)
 
 
+def _has_url_hint(text: str) -> bool:
+    """Whether the URL pattern could match: it needs "http" or "www" in some letter case (no non-ASCII
+    character matches h, t, p or w case-insensitively; checked in the tests)."""
+    low = text.lower()
+    return "http" in low or "www" in low
+
+
 def clean_text(text: str, omap: _OffsetMap | None = None) -> str:
     """The published `_remove_exceptions` (spec §2.4), same stages in the same order."""
     text = _edit(_EXC_CHARS_RE, text, omap)
     text = _edit(_UNIT_RE, text, omap)
-    if _EMAIL_URL_HINT.search(text):
+    if "@" in text or _has_url_hint(text):
         text = _edit(_EMAIL_URL_RE, text, omap)
     return _edit(_PHONETIC_RE, text, omap)
 
@@ -237,9 +247,9 @@ def clean_text(text: str, omap: _OffsetMap | None = None) -> str:
 # ------------------------------------------------------------------------------------------------- words
 
 
-def _split_line(line: str, lang: str) -> tuple[list[str], list[int], _OffsetMap | None]:
-    """Words of one cleaned line, their start offsets in the LaTeX-stripped line (-1: not locatable), and
-    the map from that line back to `line` (None when no LaTeX command was replaced)."""
+def _split_words(line: str, lang: str) -> tuple[str, list[str], _OffsetMap | None]:
+    """The published `_split_line_into_words`: LaTeX commands become spaces, then jieba (zh), MeCab (ja) or
+    the word regex. Also returns the LaTeX-stripped line and its map back to `line` (None: unchanged)."""
     lmap = None
     if "\\" in line:
         lmap = _OffsetMap()
@@ -247,28 +257,94 @@ def _split_line(line: str, lang: str) -> tuple[list[str], list[int], _OffsetMap 
         if not lmap.stages:
             lmap = None
     if lang == "zh":
-        words = jieba_cut(line)
-        starts, pos = [], 0
-        for w in words:  # jieba's tokens tile the line; find() keeps this exact if they ever did not
-            pos = line.find(w, pos)
-            starts.append(pos)
-            pos += len(w) if pos >= 0 else 0
-            pos = max(pos, 0)
-        return words, starts, lmap
+        return line, jieba_cut(line), lmap
     if lang == "ja":
-        words = mecab_wakati(line)
-        starts, pos = [], 0
-        for w in words:
-            found = line.find(w, pos)
-            starts.append(found)
-            if found >= 0:
-                pos = found + len(w)
-        return words, starts, lmap
-    words, starts = [], []
-    for m in _WORD_RE.finditer(line):
-        words.append(m.group())
-        starts.append(m.start())
-    return words, starts, lmap
+        return line, mecab_wakati(line), lmap
+    return line, _WORD_RE.findall(line), lmap
+
+
+def _word_starts(line: str, words: list[str], lang: str) -> list[int]:
+    """Start of each word in the (LaTeX-stripped) line it was split from; -1 where not locatable."""
+    if lang not in ("zh", "ja"):
+        return [m.start() for m in _WORD_RE.finditer(line)]
+    starts, pos = [], 0
+    for w in words:  # jieba's tokens tile the line, MeCab's appear in order with spaces dropped
+        found = line.find(w, pos)
+        starts.append(found)
+        if found >= 0:
+            pos = found + len(w)
+    return starts
+
+
+class _LineRecord:
+    """What `detect` keeps of one non-empty cleaned line to place its words later."""
+
+    __slots__ = ("clean_start", "line", "lmap", "words", "verdicts", "_starts", "lang")
+
+    def __init__(self, clean_start, line, lmap, words, verdicts, lang):
+        self.clean_start, self.line, self.lmap = clean_start, line, lmap
+        self.words, self.verdicts, self.lang = words, verdicts, lang
+        self._starts = None
+
+    def source_pos(self, i: int, k: int, omap: _OffsetMap) -> int:
+        """Position in the original text of character `k` of word `i`, or -1 if the word was not found."""
+        if self._starts is None:
+            self._starts = _word_starts(self.line, self.words, self.lang)
+        start = self._starts[i]
+        if start < 0:
+            return -1
+        pos = start + k
+        if self.lmap is not None:
+            pos = self.lmap.to_source(pos)
+        pos += self.clean_start
+        return omap.to_source(pos) if omap.stages else pos
+
+    def span(self, i: int, omap: _OffsetMap) -> tuple[int, int]:
+        """(start, end) in the original text of word `i`, or (-1, -1)."""
+        start = self.source_pos(i, 0, omap)
+        if start < 0:
+            return -1, -1
+        return start, self.source_pos(i, len(self.words[i]) - 1, omap) + 1
+
+
+class _LazyWords(Sequence):
+    """The `WordVerdict`s of one detection, built on first access: most callers only need counts, spans and
+    the confusion point, and building a verdict object per word would cost more than judging the words."""
+
+    __slots__ = ("_records", "_omap", "_items")
+
+    def __init__(self, records: list[_LineRecord], omap: _OffsetMap):
+        self._records, self._omap, self._items = records, omap, None
+
+    def _all(self) -> tuple[WordVerdict, ...]:
+        if self._items is None:
+            out = []
+            for rec in self._records:
+                for i, (word, v) in enumerate(zip(rec.words, rec.verdicts)):
+                    if v[0] or v[1]:
+                        start, end = rec.span(i, self._omap)
+                        out.append(WordVerdict(start, end, word, bool(v[0])))
+            self._items = tuple(out)
+            self._records = self._omap = None
+        return self._items
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 class TLPODetector:
@@ -277,6 +353,12 @@ class TLPODetector:
     Build it with `TLPODetector.cached(language, ignore_english=True, find_fallback=True)` (or
     `langlock.detect.get_detector("tlpo", language, ...)`): instances are memoised per options, and each
     keeps a memo of word verdicts, so reuse one detector for many texts.
+
+    - ``ignore_english`` (default True): ASCII letters and English Latin words are neutral rather than
+      confusion (the paper's English-neutral setting).
+    - ``find_fallback`` (default True, faithful): locate the confusion word with the published detector's
+      ``text.find(word)``, quirks included (spec §2.8); False locates it exactly through the cleaning's
+      offset map.
     """
 
     profile = "tlpo"
@@ -291,13 +373,18 @@ class TLPODetector:
         self.ignore_english = bool(ignore_english)
         self.find_fallback = bool(find_fallback)
         self.latin = language in T.LATIN_TARGETS
-        self._chars = None if self.latin else _char_table(language, self.ignore_english)
-        self._chars_strict = None if self.latin else _char_table(language, False)
-        self._chars_loose = None if self.latin else _char_table(language, True)
-        # word -> (pass, fail, offset of first failing char, judged when ignore_english=False)
+        if not self.latin:
+            self._chars = _char_table(language, self.ignore_english)
+            self._chars_strict = _char_table(language, False)
+            self._chars_loose = _char_table(language, True)
+        # word -> (pass, fail, offset of the first failing char, judged when ignore_english=False)
         self._words: dict[str, tuple[int, int, int, int]] = {}
-        if self.latin:
+        if self.latin:  # load the heavy resources now rather than inside the first detect()
             _lingua()
+        elif language == "zh":
+            jieba_cut("")
+        elif language == "ja":
+            mecab_wakati("")
 
     @classmethod
     def cached(cls, language: str, **options) -> TLPODetector:
@@ -308,9 +395,9 @@ class TLPODetector:
                 f"unknown option(s) for the tlpo profile: {', '.join(sorted(unknown))}; "
                 "known: ignore_english, find_fallback"
             )
-        for key, value in options.items():
+        for name, value in options.items():
             if not isinstance(value, bool):
-                raise UsageError(f"tlpo option {key} must be true or false, got {value!r}")
+                raise UsageError(f"tlpo option {name} must be true or false, got {value!r}")
         key = (
             check_language(language),
             options.get("ignore_english", True),
@@ -320,6 +407,12 @@ class TLPODetector:
         if inst is None:
             inst = cls._instances[key] = cls(key[0], ignore_english=key[1], find_fallback=key[2])
         return inst
+
+    def __repr__(self) -> str:
+        return (
+            f"TLPODetector({self.language!r}, ignore_english={self.ignore_english}, "
+            f"find_fallback={self.find_fallback})"
+        )
 
     # ------------------------------------------------------------------------------------- word verdicts
 
@@ -333,148 +426,117 @@ class TLPODetector:
         return verdict
 
     def _judge_word(self, word: str) -> tuple[int, int, int, int]:
+        """Spec §2.3 for one word, under the detector's `ignore_english` and under False."""
         if not word:
-            return 0, 0, 0, 0
-        capital = _starts_uppercase(word)
+            return 0, 0, -1, 0
+        capital = _starts_uppercase(word)  # a capitalised word is judged with ignore_english=True
         if self.latin:
             if sum(_NAME_FLAGS[ch][1] for ch in word) <= 1:
-                return 0, 0, 0, 0
+                return 0, 0, -1, 0
             conf = _lingua_confidences(word)
             thr = T.LINGUA_THRESHOLD
             if conf.get(self.language, 0.0) > thr:
-                return 1, 0, 0, 1
+                return 1, 0, -1, 1
             english = conf.get("en", 0.0) > thr
             judged_strict = 0 if (capital and english) else 1
             if (self.ignore_english or capital) and english:
-                return 0, 0, 0, judged_strict
+                return 0, 0, -1, judged_strict
             return 0, 1, 0, judged_strict
         main = self._chars_loose if capital else self._chars
         strict = self._chars_loose if capital else self._chars_strict
-        p, f, off = self._judge_chars(word, main)
+        p, f, off = _judge_chars(word, main)
         if strict is main:
             return p, f, off, p + f
-        sp, sf, _ = self._judge_chars(word, strict)
+        sp, sf, _ = _judge_chars(word, strict)
         return p, f, off, sp + sf
-
-    @staticmethod
-    def _judge_chars(word: str, table: _CharTable) -> tuple[int, int, int]:
-        seen_pass = False
-        for i, ch in enumerate(word):
-            v = table[ch]
-            if v == _FAIL:
-                return 0, 1, i
-            if v == _PASS:
-                seen_pass = True
-        return (1, 0, -1) if seen_pass else (0, 0, -1)
 
     # ------------------------------------------------------------------------------------------ scanning
 
-    def _locate(self, text: str, word: str, offset: int, clean_pos: int, omap: _OffsetMap) -> int:
-        """The confusion point in `text` for the first failing `word` (spec §2.7)."""
-        if self.find_fallback:
-            start = text.find(word)
-            if self.latin:
-                return start
-            table = self._chars
-            for pos in range(start + offset, len(text)):
-                if table[text[pos]] == _FAIL:
-                    return pos
-            return -1
-        if clean_pos < 0:  # word not locatable in its line (never seen): fall back to the original's search
-            clean_pos = -1
+    def _locate(self, text: str, word: str, offset: int, rec: _LineRecord, i: int, omap: _OffsetMap) -> int:
+        """The confusion point in `text` for the first failing word, word `i` of `rec` (spec §2.7)."""
+        if not self.find_fallback:
+            pos = rec.source_pos(i, 0 if self.latin else offset, omap)
+            if pos >= 0:
+                return pos
+        start = text.find(word)  # the published detector's way, quirks included (spec §2.8)
         if self.latin:
-            return omap.to_source(clean_pos) if clean_pos >= 0 else text.find(word)
-        if clean_pos >= 0:
-            return omap.to_source(clean_pos + offset)
+            return start
+        table = self._chars
+        for pos in range(start + offset, len(text)):
+            if table[text[pos]] == _FAIL:
+                return pos
         return -1
 
-    def first_confusion(self, text: str) -> int:
-        """`get_confusion_point`: stops at the first failing word."""
+    def _lines(self, text: str):
+        """Yield (line index, cleaned-line start, line, LaTeX-stripped line, its map, words, verdicts)."""
         omap = _OffsetMap()
         clean = clean_text(text, omap)
-        line_start = 0
-        for line in clean.split("\n"):
+        cache_get = self._words.get
+        judge = self._word
+        lang = self.language
+        clean_start = 0
+        for index, line in enumerate(clean.split("\n")):
             if line:
-                words, starts, lmap = _split_line(line, self.language)
-                for i, word in enumerate(words):
-                    p, f, off, _ = self._word(word)
-                    if f:
-                        return self._locate(text, word, off, self._clean_pos(line_start, starts[i], lmap), omap)
-            line_start += len(line) + 1
-        return -1
+                stripped, words, lmap = _split_words(line, lang)
+                verdicts = [cache_get(w) or judge(w) for w in words]
+                yield omap, index, clean_start, line, stripped, lmap, words, verdicts
+            clean_start += len(line) + 1
 
-    @staticmethod
-    def _clean_pos(line_start: int, start: int, lmap: _OffsetMap | None) -> int:
-        if start < 0:
-            return -1
-        return line_start + (lmap.to_source(start) if lmap is not None else start)
+    def first_confusion(self, text: str) -> int:
+        """`get_confusion_point`: the first failing word decides; stops there."""
+        for omap, _, clean_start, _, stripped, lmap, words, verdicts in self._lines(text):
+            for i, v in enumerate(verdicts):
+                if v[1]:
+                    rec = _LineRecord(clean_start, stripped, lmap, words, verdicts, self.language)
+                    return self._locate(text, words[i], v[2], rec, i, omap)
+        return -1
 
     def detect(self, text: str) -> Detection:
         """Judge one completion: counts, line and word verdicts, spans and the first confusion char."""
-        omap = _OffsetMap()
-        clean = clean_text(text, omap)
-        src = omap.to_source if omap.stages else None
-        word_cache = self._words
         lines_out: list[LineVerdict] = []
-        words_out: list[WordVerdict] = []
         spans: list[Span] = []
+        records: list[_LineRecord] = []
         lp_total = lf_total = wp_total = wf_total = 0
         cp = -1
-        cp_found = False
-        line_start = 0  # in the cleaned text
-        orig_start = 0  # the same line in the original text (cleaning never deletes a newline)
+        omap = None
         orig_lines = text.split("\n")
-        for index, line in enumerate(clean.split("\n")):
-            orig_len = len(orig_lines[index])
-            if line:
-                words, starts, lmap = _split_line(line, self.language)
-                wp = wf = judged_strict = 0
-                for i, word in enumerate(words):
-                    v = word_cache.get(word) or self._word(word)
-                    p, f, off, js = v
-                    judged_strict += js
-                    if not (p or f):
-                        continue
-                    wp += p
-                    wf += f
-                    cpos = self._clean_pos(line_start, starts[i], lmap)
-                    if cpos >= 0:
-                        ws = src(cpos) if src else cpos
-                        we = (src(cpos + len(word) - 1) if src else cpos + len(word) - 1) + 1
-                    else:
-                        ws = we = -1
-                    words_out.append(WordVerdict(ws, we, word, bool(p)))
-                    if f:
-                        spans.append(Span(ws, we, "word"))
-                        if not cp_found:
-                            cp_found = True
-                            cp = self._locate(text, word, off, cpos, omap)
-                counted = judged_strict >= 5 and (wp + wf) > 0
-                passed = (wp >= wf) if counted else None
-                if counted:
-                    if passed:
-                        lp_total += 1
-                    else:
-                        lf_total += 1
-                        spans.append(Span(orig_start, orig_start + orig_len, "line"))
-                lines_out.append(
-                    LineVerdict(index, orig_start, orig_start + orig_len, len(words), counted, passed)
-                )
-                wp_total += wp
-                wf_total += wf
-            line_start += len(line) + 1
-            orig_start += orig_len + 1
+        orig_starts = [0]
+        for orig_line in orig_lines:  # cleaning never deletes a newline: line i is line i of the original
+            orig_starts.append(orig_starts[-1] + len(orig_line) + 1)
+        for omap, index, clean_start, _, stripped, lmap, words, verdicts in self._lines(text):
+            wp = wf = judged_strict = 0
+            if verdicts:
+                ps, fs, _, js = zip(*verdicts)
+                wp, wf, judged_strict = sum(ps), sum(fs), sum(js)
+            rec = _LineRecord(clean_start, stripped, lmap, words, verdicts, self.language)
+            records.append(rec)
+            if wf:
+                if not wf_total:  # the first failing word of the text gives the confusion point
+                    first = fs.index(1)
+                    cp = self._locate(text, words[first], verdicts[first][2], rec, first, omap)
+                for i, v in enumerate(verdicts):
+                    if v[1]:
+                        start, end = rec.span(i, omap)
+                        spans.append(Span(start, end, "word"))
+            counted = judged_strict >= 5 and wp + wf > 0
+            start, end = orig_starts[index], orig_starts[index + 1] - 1
+            if counted:
+                if wp >= wf:
+                    lp_total += 1
+                else:
+                    lf_total += 1
+                    spans.append(Span(start, end, "line"))
+            lines_out.append(LineVerdict(index, start, end, len(words), counted, (wp >= wf) if counted else None))
+            wp_total += wp
+            wf_total += wf
         if lp_total + lf_total + wp_total + wf_total == 0:
             status = "skip"
         elif lf_total + wf_total:
             status = "fail"
         else:
             status = "pass"
-        counts = Counts(
-            int(status == "pass"), int(status == "fail"), lp_total, lf_total, wp_total, wf_total
-        )
-        spans.sort(key=lambda s: (s.start, s.level != "line"))
         n_lines = lp_total + lf_total
+        spans.sort(key=lambda s: (s.start, s.level != "line"))
         return Detection(
             profile=self.profile,
             language=self.language,
@@ -482,18 +544,27 @@ class TLPODetector:
             line_error=lf_total > 0,
             word_error=wf_total > 0,
             first_confusion_char=cp,
-            counts=counts,
+            counts=Counts(int(status == "pass"), int(status == "fail"), lp_total, lf_total, wp_total, wf_total),
             line_acc=lp_total / n_lines if n_lines else 1.0,
             lines=tuple(lines_out),
-            words=tuple(words_out),
+            words=_LazyWords(records, omap or _OffsetMap()),
             spans=tuple(spans),
         )
 
     def detect_many(self, texts: list[str]) -> list[Detection]:
         return [self.detect(t) for t in texts]
 
-    def check_response(self, text: str) -> Counts:
-        return self.detect(text).counts
+
+def _judge_chars(word: str, table: _CharTable) -> tuple[int, int, int]:
+    """(pass, fail, first failing index or -1) of a non-Latin word under one character table."""
+    seen_pass = False
+    for i, ch in enumerate(word):
+        v = table[ch]
+        if v == _FAIL:
+            return 0, 1, i
+        if v == _PASS:
+            seen_pass = True
+    return (1, 0, -1) if seen_pass else (0, 0, -1)
 
 
 # ------------------------------------------------------------------------------ the published functions
