@@ -56,5 +56,23 @@ def tiny_llama(vocab_size: int = 1000, *, hidden: int = 32, layers: int = 2, see
     model = LlamaForCausalLM(cfg)
     if dtype is not None:
         model = model.to(dtype)
+        if dtype == torch.float64:
+            _full_precision_norms(model)
     model.generation_config.pad_token_id = 0
     return model.eval()
+
+
+def _full_precision_norms(model) -> None:
+    """HF's RMSNorm computes in float32 even for a float64 model (`hidden.to(torch.float32)`), which caps any
+    float64 comparison at ~1e-7. Re-bind each norm's forward to the same formula in the input dtype."""
+    import types
+
+    import torch
+
+    def forward(self, hidden):
+        var = hidden.pow(2).mean(-1, keepdim=True)
+        return self.weight * (hidden * torch.rsqrt(var + self.variance_epsilon))
+
+    for module in model.modules():
+        if type(module).__name__.endswith("RMSNorm"):
+            module.forward = types.MethodType(forward, module)

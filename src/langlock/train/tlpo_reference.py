@@ -73,13 +73,19 @@ def naive_rows(prefixes, cand_ids, lookahead, *, pad_id: int, width: int | None 
     return ids, mask, upd, tgt
 
 
-def naive_row_logprobs(model, ids, mask, update_pos, targets):
-    """Full-sequence forward of every row (all positions through the head, arange positions as the reference's
-    plain forward), then log_softmax at `update_pos` and gather the target. Returns [rows]."""
+def naive_row_logprobs(model, ids, mask, update_pos, targets, *, positions: str = "arange"):
+    """Full-sequence forward of every row (all positions through the head), then log_softmax at `update_pos`
+    and gather the target. Returns [rows].
+
+    `positions="arange"` is the reference's plain forward (positions count the left pads); `"mask"` numbers
+    real tokens only, as its `generate` calls do. With RoPE the two differ only by a constant shift, i.e. by
+    rounding (the rotary tables are built in float32), so float64 equality tests use `"mask"`.
+    """
     import torch
 
     dev = next(model.parameters()).device
-    logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits  # [R, M, V]
+    pos = None if positions == "arange" else (mask.cumsum(-1) - 1).clamp_min(0).to(dev)
+    logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos).logits  # [R, M, V]
     rows = torch.arange(ids.shape[0], device=dev)
     sel = logits[rows, update_pos.to(dev)]
     if sel.dtype in (torch.float16, torch.bfloat16):
