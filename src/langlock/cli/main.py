@@ -20,6 +20,7 @@ from ..errors import LanglockError
 COMMAND_MODULES = (
     "langlock.cli.detect_cmd",
     "langlock.cli.score_cmd",
+    "langlock.cli.bench_cmd",
     "langlock.cli.merge_cmd",
     "langlock.cli.demo_cmd",
     "langlock.cli.data_cmd",

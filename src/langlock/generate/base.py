@@ -95,5 +95,8 @@ class Generator(ABC):
     def describe(self) -> dict:
         """What produced the completions (backend, model, chat template hash…), for the run manifest."""
 
+    def prepare(self, prompts: Sequence[PromptItem]) -> None:  # noqa: B027 - optional hook
+        """Check, before anything is written, that the backend can serve these prompts."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, model memory)."""

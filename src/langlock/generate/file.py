@@ -35,11 +35,14 @@ class FileGenerator(Generator):
     def describe(self) -> dict:
         return {"backend": self.name, "files": self.paths, "models": self.models}
 
-    def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
-                 on_done: Callable[[Completion], None]) -> None:
+    def prepare(self, prompts: Sequence[PromptItem]) -> None:
         missing = [p.key for p in prompts if p.key not in self.by_key]
         if missing:
             raise InputError(f"{len(missing)} of {len(prompts)} prompts have no completion in "
                              f"{', '.join(self.paths)} (first: {missing[0]})")
+
+    def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
+                 on_done: Callable[[Completion], None]) -> None:
+        self.prepare(prompts)
         for p in prompts:
             on_done(Completion(p.key, self.by_key[p.key], "stop", None))

@@ -1,0 +1,115 @@
+"""The human report of a bench run: `report.md` with per-language tables, plots and confusion examples.
+
+Plots (matplotlib, Agg backend) go to `plots/lpr_wpr_<task>.png`: LPR and WPR per language for the `lcb`
+profile. Examples show where a confused completion first leaves the target language (⟦ marks the point).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..languages import WPR_LANGUAGES
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def excerpt(text: str, at: int, width: int = 40) -> str:
+    left = text[max(0, at - width // 2):at]
+    right = text[at:at + width]
+    clean = lambda s: s.replace("\n", "⏎").replace("|", "\\|")  # noqa: E731
+    return f"…{clean(left)}⟦{clean(right)}…"
+
+
+def language_rows(report, task: str) -> list:
+    return [r for r in report.rows if r.level == "language" and r.task == task]
+
+
+def plot_task(path: Path, lcb_report, task: str) -> bool:
+    rows = language_rows(lcb_report, task)
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = [r.language for r in rows]
+    lpr = [100 * (r.metrics.get("lpr") or 0) for r in rows]
+    wpr = [100 * (r.metrics.get("wpr") or 0) if r.language in WPR_LANGUAGES else 0 for r in rows]
+    x = range(len(langs))
+    fig, ax = plt.subplots(figsize=(max(4, 0.7 * len(langs) + 1.5), 3.2))
+    ax.bar([i - 0.2 for i in x], lpr, width=0.4, label="LPR")
+    ax.bar([i + 0.2 for i in x], wpr, width=0.4, label="WPR (non-Latin only)")
+    ax.set_xticks(list(x), langs)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("%")
+    ax.set_title(f"{task}: line- and word-level pass rate (lcb profile)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def confusion_examples(report, per_language: int = 2) -> list[tuple]:
+    seen: dict[tuple, int] = {}
+    out = []
+    for rec, det in report.samples:
+        if det is None or not det.confused or det.first_confusion_char < 0:
+            continue
+        k = (rec.task, rec.language)
+        if seen.get(k, 0) >= per_language:
+            continue
+        seen[k] = seen.get(k, 0) + 1
+        out.append((rec, det))
+    return out
+
+
+def render_report(out: Path, reports: dict, meta: dict) -> Path:
+    lcb, tlpo = reports["lcb"], reports["tlpo"]
+    g = meta["generation"]
+    lines = [f"# langlock bench: {meta['model']}", ""]
+    lines.append(f"- prompt set: `{meta['prompt_set']}` (task {meta['task']}, languages {meta['langs'] or 'all'}, "
+                 f"sources {meta['sources'] or 'all'})")
+    if meta["subset"]:
+        lines.append(f"- **subset**: first {meta['limit']} prompt(s) per source and language — not comparable "
+                     "with full-benchmark numbers")
+    lines.append(f"- decoding: top_p={g['top_p']}, temperature={g['temperature']}, max_new_tokens="
+                 f"{g['max_new_tokens']}, seed={g['seed']}"
+                 + ("" if meta["benchmark_standard_decoding"] else " — **non-standard** (benchmark: 0.75 / 0.3 / 100)"))
+    gd = meta["generator"]
+    lines.append(f"- backend: {gd.get('backend')}; completions: {meta['n_prompts']}, of which "
+                 f"{meta['hit_max_tokens']} hit the token limit")
+    lines.append("")
+    for task in sorted({r.task for r in lcb.rows}):
+        lines += [f"## {task}", "", "| language | n | LPR | WPR | LCPR | TLPO RPR | TLPO WPR |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        tl = {r.language: r for r in language_rows(tlpo, task)}
+        rows = language_rows(lcb, task) + [r for r in lcb.rows if r.level == "overall" and r.task == task]
+        for r in rows:
+            t = tl.get(r.language) or next((x for x in tlpo.rows if x.level == "overall" and x.task == task), None)
+            m = r.metrics
+            wpr = m.get("wpr") if r.language in WPR_LANGUAGES or r.language == "all" else None
+            lines.append(f"| {r.language if r.language != 'all' else '**all**'} | {r.n} | {_pct(m.get('lpr'))} | "
+                         f"{_pct(wpr)} | {_pct(m.get('lcpr'))} | {_pct(t.metrics.get('rpr') if t else None)} | "
+                         f"{_pct(t.metrics.get('wpr') if t else None)} |")
+        lines.append("")
+        png = out / "plots" / f"lpr_wpr_{task}.png"
+        if plot_task(png, lcb, task):
+            lines += [f"![LPR and WPR per language, {task}](plots/{png.name})", ""]
+    lines += ["## First confusion points (tlpo profile)", ""]
+    examples = confusion_examples(tlpo)
+    if not examples:
+        lines.append("No confused completion.")
+    for rec, det in examples:
+        lines.append(f"- `{rec.task}` `{rec.language}` #{rec.id} @{det.first_confusion_char}: "
+                     f"{excerpt(rec.completion, det.first_confusion_char)}")
+    lines += ["", "LPR: line-level pass rate; WPR: word-level pass rate (reported for non-Latin scripts); "
+              "LCPR: their harmonic mean (the benchmark's metrics, `lcb` profile). TLPO RPR: share of responses "
+              "with no wrong-language character (`tlpo` profile).", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

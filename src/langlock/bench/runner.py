@@ -1,0 +1,228 @@
+"""`run_bench`: generate completions for a prompt set (LCB test sets or a built-in suite), log them as they
+finish, then score them with both detector profiles and write results, metrics and a report.
+
+Order of work, so that bad input never leaves anything half-written: prompts are loaded and validated, the
+generator is built (model resolved), and only then is the output folder touched. The run folder holds
+`run.json` (what is being generated; a resume with other settings is refused), `generations.jsonl` (the
+resumable log) and, at the end, `results.json`, `metrics.csv`, `report.md`, `plots/`, `lcb/`, `tlpo/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..errors import UsageError
+from ..generate import GenerationSettings, Generator, PromptItem, make_generator
+from ..io_utils import atomic_dir, write_json_atomic
+from .log import LOG_NAME, GenerationLog
+from .prompts import BenchPrompt, load_lcb
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchConfig:
+    """Everything `langlock bench` needs; mirrors the command-line flags."""
+
+    output_dir: str
+    model: str | None = None
+    lcb_dir: str | None = None
+    suite: str | None = None
+    task: str = "all"
+    langs: str | None = None
+    sources: str | None = None
+    limit: int | None = None
+    backend: str = "hf"
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    model_label: str | None = None
+    cache_dir: str | None = None
+    batch_size: int = 8
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 4
+    timeout: float = 120.0
+    max_retries: int = 4
+    completions: list[str] = field(default_factory=list)
+    reference_model: str | None = None
+    lcb_options: dict = field(default_factory=dict)
+    progress: bool = True
+
+
+def collect_prompts(cfg: BenchConfig) -> list[BenchPrompt]:
+    if bool(cfg.lcb_dir) == bool(cfg.suite):
+        raise UsageError("pass exactly one of --lcb-dir DIR or --suite NAME")
+    if cfg.lcb_dir:
+        return load_lcb(cfg.lcb_dir, cfg.task, cfg.langs, cfg.sources, cfg.limit)
+    from ..suites import load_suite
+
+    if cfg.sources:
+        raise UsageError("--sources applies to --lcb-dir only")
+    if cfg.suite == "builtin-train":
+        raise UsageError("builtin-train is a training pool, not an evaluation suite")
+    return load_suite(cfg.suite, cfg.task, cfg.langs, cfg.limit, seed=cfg.settings.seed)
+
+
+def model_label(cfg: BenchConfig) -> str:
+    if cfg.model_label:
+        return cfg.model_label
+    if cfg.backend == "openai":
+        return cfg.model or "openai"
+    if cfg.backend == "file":
+        return "file"
+    name = Path(str(cfg.model)).name
+    return name[:-5] if name.lower().endswith(".gguf") else name
+
+
+def build_generator(cfg: BenchConfig) -> Generator:
+    if cfg.backend in ("hf", "vllm") and not cfg.model:
+        raise UsageError(f"--backend {cfg.backend} needs --model")
+    if cfg.backend == "hf":
+        return make_generator("hf", model=cfg.model, batch_size=cfg.batch_size, device=cfg.device,
+                              dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads)
+    if cfg.backend == "openai":
+        if not cfg.base_url or not cfg.model:
+            raise UsageError("--backend openai needs --base-url URL and --model NAME (the server's model name)")
+        return make_generator("openai", base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
+                              concurrency=cfg.concurrency, timeout=cfg.timeout, max_retries=cfg.max_retries)
+    if cfg.backend == "file":
+        return make_generator("file", paths=cfg.completions)
+    if cfg.backend == "vllm":
+        return make_generator("vllm", model=cfg.model, cache_dir=cfg.cache_dir)
+    return make_generator(cfg.backend)  # raises the unknown-backend error
+
+
+def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
+    """What must not change between a run and its resumption."""
+    return {"model": model_label(cfg), "backend": cfg.backend, "settings": cfg.settings.to_dict(),
+            "chat_template_sha256": gen.describe().get("chat_template_sha256")}
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="completion", desc="generating", disable=not enabled or total == 0,
+                dynamic_ncols=True, file=sys.stderr, smoothing=0.1)
+
+
+def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: int | None = None) -> dict:
+    """Run (or resume) a benchmark. `stop_after` (tests) raises KeyboardInterrupt after that many new
+    completions, as a kill would. Returns the summary written to results.json."""
+    prompts = collect_prompts(cfg)
+    gen = generator or build_generator(cfg)
+    gen.prepare([PromptItem(p.key, p.prompt) for p in prompts])
+    if cfg.limit:
+        print(f"langlock bench: SUBSET — first {cfg.limit} prompt(s) per source and language "
+              f"({len(prompts)} prompts); numbers are not comparable with the full benchmark", file=sys.stderr)
+    if not cfg.settings.is_benchmark_standard():
+        print("langlock bench: non-standard decoding settings (the benchmark uses top_p=0.75, "
+              "temperature=0.3, max 100 new tokens)", file=sys.stderr)
+    out = Path(cfg.output_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--output-dir {out} exists and is not a directory")
+    identity = run_identity(cfg, gen)
+    run_file = out / "run.json"
+    if run_file.exists():
+        old = json.loads(run_file.read_text(encoding="utf-8"))
+        if old.get("identity") != identity:
+            raise UsageError(f"{out} holds a run with other settings ({old.get('identity')}); "
+                             "use another --output-dir")
+    else:
+        write_json_atomic(run_file, {"identity": identity, "generator": gen.describe(),
+                                     "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    glog = GenerationLog(out / LOG_NAME)
+    by_key = {p.key: p for p in prompts}
+    if len(by_key) != len(prompts):
+        raise UsageError("duplicate prompt keys in the prompt set")
+    todo = [p for p in prompts if p.key not in glog.entries]
+    if len(todo) < len(prompts):
+        print(f"langlock bench: resuming: {len(prompts) - len(todo)} of {len(prompts)} completions already in "
+              f"{out / LOG_NAME}; generating {len(todo)}", file=sys.stderr)
+    t0 = time.time()
+    bar = _progress(len(todo), cfg.progress)
+    new = 0
+
+    def on_done(c):
+        nonlocal new
+        p = by_key[c.key]
+        glog.append({"key": c.key, "task": p.task, "source": p.source, "language": p.language, "id": p.id,
+                     "prompt": p.prompt, "completion": c.text, "finish_reason": c.finish_reason,
+                     "n_tokens": c.n_tokens})
+        new += 1
+        bar.update(1)
+        if stop_after is not None and new >= stop_after:
+            raise KeyboardInterrupt
+
+    try:
+        gen.generate([PromptItem(p.key, p.prompt) for p in todo], cfg.settings, on_done)
+    finally:
+        bar.close()
+        glog.close()
+    gen_seconds = time.time() - t0
+    entries = glog.entries
+    missing = [p.key for p in prompts if p.key not in entries]
+    if missing:
+        raise UsageError(f"{len(missing)} prompts have no completion after generation (first: {missing[0]})")
+    pairs = [(p, entries[p.key]) for p in prompts]
+    meta = {
+        "schema_version": 1,
+        "langlock_version": __version__,
+        "command": " ".join(sys.argv),
+        "model": model_label(cfg),
+        "prompt_set": cfg.lcb_dir and str(Path(cfg.lcb_dir).resolve()) or cfg.suite,
+        "task": cfg.task, "langs": cfg.langs, "sources": cfg.sources, "limit": cfg.limit,
+        "subset": bool(cfg.limit),
+        "generation": cfg.settings.to_dict(),
+        "benchmark_standard_decoding": cfg.settings.is_benchmark_standard(),
+        "generator": gen.describe(),
+        "n_prompts": len(prompts), "n_generated_this_run": new,
+        "generation_seconds_this_run": round(gen_seconds, 2),
+        "hit_max_tokens": sum(1 for _, e in pairs if e.get("finish_reason") == "length"),
+        "python": platform.python_version(),
+    }
+    if cfg.suite == "builtin-retention":
+        from .retention_report import write_retention
+
+        return write_retention(out, pairs, meta, cfg, gen)
+    return write_confusion(out, pairs, meta, {k: v for k, v in cfg.lcb_options.items() if v})
+
+
+def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = None) -> dict:
+    from ..score.metrics import score_records
+    from ..score.records import Record
+    from ..score.writers import detector_settings, report_to_dict, write_outputs
+    from .report import render_report
+
+    records = [Record(p.task, meta["model"], p.source, p.language, e["completion"], p.id, p.prompt)
+               for p, e in pairs]
+    reports = {}
+    import warnings
+
+    for profile, opts in (("lcb", lcb_options or {}), ("tlpo", {})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reports[profile] = (score_records(records, profile, **opts), detector_settings(profile, **opts))
+    summary = {**meta, "profiles": {prof: report_to_dict(rep, st) for prof, (rep, st) in reports.items()}}
+    with atomic_dir(out) as tmp:
+        for prof, (rep, st) in reports.items():
+            write_outputs(rep, tmp / prof, {**st, "run": meta})
+        (tmp / "results.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
+                                          encoding="utf-8")
+        with open(tmp / "metrics.csv", "w", encoding="utf-8", newline="") as fh:
+            first = True
+            for prof in reports:
+                lines = (tmp / prof / "metrics.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+                fh.writelines(lines if first else lines[1:])
+                first = False
+        render_report(tmp, {k: v[0] for k, v in reports.items()}, meta)
+    print(f"langlock bench: results in {out}/ (results.json, metrics.csv, report.md)", file=sys.stderr)
+    return summary
