@@ -8,7 +8,8 @@ temporary directory, then runs
 - the naive merge: a subprocess that loads every shard of both models into memory, computes the same
   layer-swapped tensors with numpy, and saves them with `save_file`;
 
-and measures each subprocess's peak resident set size with `os.wait4` (the child's own `ru_maxrss`).
+and measures each subprocess's peak resident set size as its own `VmHWM` (read from /proc/self/status
+at exit by a small wrapper; see `HWM_WRAPPER` for why not `ru_maxrss`).
 Both outputs are compared tensor by tensor.  Ratios are each peak divided by the budget
 2 × largest input shard + one output shard.  Last line:
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -110,16 +110,34 @@ save_file(shard, str(out_dir / f"model-{k + 1:05d}.safetensors"))
 """
 
 
-def run_measured(cmd: list[str]) -> tuple[int, float]:
-    """Run `cmd`; return (peak RSS in bytes of that child, wall seconds)."""
+#: Runs a module or a script, then prints the process's own VmHWM (peak RSS of its address space) at exit.
+#: `ru_maxrss` from `wait4`/`RUSAGE_CHILDREN` is not used: Linux carries the parent's high-water mark into
+#: the child across fork/vfork + exec, so a child of a 500 MB parent reports >= 500 MB even for `pass`.
+HWM_WRAPPER = r"""
+import atexit, runpy, sys
+def _hwm():
+    with open("/proc/self/status") as fh:
+        kb = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+    sys.stderr.write(f"\nVMHWM_KB {kb}\n")
+atexit.register(_hwm)
+kind, target = sys.argv[1], sys.argv[2]
+sys.argv = sys.argv[2:]
+if kind == "module":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(target, "<naive>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def run_measured(kind: str, target: str, args: list[str]) -> tuple[int, float, str]:
+    """Run a module (`python -m`) or script text with `args`; return (its VmHWM in bytes, seconds, stdout)."""
+    cmd = [sys.executable, "-c", HWM_WRAPPER, kind, target, *args]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
-    return usage.ru_maxrss * 1024, time.perf_counter() - t0
+        sys.exit(f"command failed ({proc.returncode}): {target[:40]} {' '.join(args)}\n{proc.stderr[-2000:]}")
+    kb = int(proc.stderr.rsplit("VMHWM_KB ", 1)[1].split()[0])
+    return kb * 1024, time.perf_counter() - t0, proc.stdout
 
 
 def read_all(path: Path) -> dict:
@@ -179,17 +197,21 @@ def main() -> None:
 
         alphas = language_weights(args.layers, b, u, tb, tu)
         stream_out, naive_out = root / "stream", root / "naive"
-        stream_rss, stream_s = run_measured([
-            sys.executable, "-m", "langlock", "merge", "layer-swap", "--task-expert", str(task), "--lang-expert",
-            str(lang), "-b", str(b), "-u", str(u), "--tb", str(tb), "--tu", str(tu), "--non-layer", "average",
-            "--max-shard-size", f"{int(shard_bytes)}B", str(stream_out)])
+        merge_args = ["merge", "layer-swap", "--task-expert", str(task),
+                     "--lang-expert", str(lang), "-b", str(b), "-u", str(u), "--tb", str(tb), "--tu", str(tu),
+                     "--non-layer", "average", "--max-shard-size", f"{int(shard_bytes)}B", str(stream_out)]
+        dry_rss, _, dry_text = run_measured("module", "langlock", [*merge_args, "--dry-run"])
+        estimate = next(ln for ln in dry_text.splitlines() if "estimated peak memory" in ln)
+        stream_rss, stream_s, _ = run_measured("module", "langlock", merge_args)
         largest_out = max(p.stat().st_size for p in stream_out.glob("*.safetensors"))
-        naive_rss, naive_s = run_measured([sys.executable, "-c", NAIVE, str(task), str(lang), str(naive_out),
-                                           json.dumps(alphas), str(shard_bytes)])
+        naive_rss, naive_s, _ = run_measured("script", NAIVE, [str(task), str(lang), str(naive_out),
+                                                               json.dumps(alphas), str(shard_bytes)])
         identical = same_tensors(stream_out, naive_out)
         budget = 2 * largest_in + largest_out
         print(f"budget = 2 x largest input shard ({largest_in / 1e6:.0f} MB) + one output shard "
               f"({largest_out / 1e6:.0f} MB) = {budget / 1e6:.0f} MB")
+        print(f"dry run (headers only, interpreter + imports): peak RSS {dry_rss / 1e6:.0f} MB; plan says: "
+              f"{estimate.lstrip('# ').split(' (')[0]}")
         print(f"streaming layer-swap: peak RSS {stream_rss / 1e6:.0f} MB, {stream_s:.1f} s")
         print(f"naive load-both:      peak RSS {naive_rss / 1e6:.0f} MB, {naive_s:.1f} s")
         print(f"outputs identical tensor by tensor: {identical}")

@@ -26,6 +26,7 @@ LAYER_RE = re.compile(r"(?:^|\.)(?:layers|h|blocks)\.(\d+)\.")
 ALLOWED_CONFIG_DIFFS = frozenset({
     "_name_or_path", "transformers_version", "torch_dtype", "dtype", "use_cache", "_commit_hash",
     "_attn_implementation_autoset", "output_hidden_states", "output_attentions", "return_dict",
+    "pad_token_id",  # SFT recipes often set a pad token; it does not change any weight's meaning
 })
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt",
                    "added_tokens.json", "special_tokens_map.json")
@@ -264,16 +265,26 @@ def plan_ties(base: Checkpoint, experts: Sequence[Checkpoint], density: float = 
 
 
 def estimate_peak_bytes(plan: MergePlan) -> int:
-    """Upper estimate of tensor buffers alive at once while executing (interpreter overhead not included)."""
+    """Tensor buffers alive at once while executing (interpreter and library overhead not included).
+
+    Per output tensor: `copy` holds the stored bytes (plus a float32 copy and the converted output when the
+    dtype changes); `linear` holds an accumulator and one input in the compute dtype, plus the raw input
+    and the converted output when they are not already in that dtype; `ties` holds the base, one delta per
+    expert and the election buffers.
+    """
     peak = 0
     for t in plan.tensors:
         numel = math.prod(t.shape)
-        raw = max(itemsize(plan.models[m].tensors[t.name].dtype) for m, _ in t.sources)
+        codes = [plan.models[m].tensors[t.name].dtype for m, _ in t.sources]
+        raw = max(itemsize(c) for c in codes)
+        c = 8 if "F64" in codes else 4
+        widen = 0 if all(itemsize(code) == c and code in ("F32", "F64") for code in codes) else raw
+        narrow = 0 if itemsize(t.dtype) == c and t.dtype in ("F32", "F64") else itemsize(t.dtype)
         if t.op == "copy":
-            need = numel * (raw + 4 + itemsize(t.dtype))
+            need = numel * (raw + (4 + itemsize(t.dtype) if t.dtype != codes[0] else 0))
         elif t.op == "linear":
-            need = numel * (2 * 4 + raw + itemsize(t.dtype))
-        else:  # ties: base + one delta per expert + elected signs/masks + output
-            need = numel * (4 * (len(t.sources) + 3) + raw + itemsize(t.dtype))
+            need = numel * (2 * c + widen + narrow)
+        else:
+            need = numel * (c * (len(t.sources) + 3) + widen + narrow)
         peak = max(peak, need)
     return peak
