@@ -239,6 +239,31 @@ def test_cleaning_equals_reference_on_lcb_outputs(lcb_dir):
                 assert text[omap.to_source(i)] == clean[i]
 
 
+@pytest.mark.parametrize("lang", ["ko", "zh", "ja", "ar", "hi", "ru"])
+def test_character_table_equals_reference_rules(lang):
+    # a spread of code points over every plane in use, plus the blocks and sets the rules name
+    points = set(range(0, 0x3400, 3)) | set(range(0x3400, 0x32000, 97)) | set(range(0xE0000, 0xE0080))
+    points |= set(range(0x1D3F0, 0x1D810)) | set(range(0x20F0, 0x2200)) | set(range(0x2450, 0x2470))
+    points |= {ord(c) for c in T.CHINESE_TONE_VOWELS | T.EXCEPTION_CHARACTERS}
+    for ie in (True, False):
+        table = F._char_table(lang, ie)
+        for cp in sorted(points):
+            ch = chr(cp)
+            p, f = R.check_char(ch, lang, ie)
+            assert table[ch] == (F._FAIL if f else F._PASS if p else F._IGNORE), (lang, ie, hex(cp))
+    strict = F._char_table(lang, False)
+    assert all(strict[c] == F._FAIL for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def test_word_helpers_equal_reference():
+    words = ["Student", "student", "d'Arc", "l'", "'", "\t", "\x7f", "É", "ÉCOLE", "x", "ab", "a1", "1a", "½a", "𝐀b",
+             "\u0378x", "K", "Ωm", "ℓx", "de-la", "", "Ａb"]
+    for w in words:
+        if w:
+            assert F._starts_uppercase(w) == R._starts_uppercase(w), w
+        assert F._letter_length_above_one(w) == (R.letter_length(w) > 1), w
+
+
 def test_url_hint_letters_have_no_case_variants_outside_ascii():
     pat = re.compile("[htpw]", re.IGNORECASE)
     assert [cp for cp in range(128, sys.maxunicode + 1) if pat.fullmatch(chr(cp))] == []

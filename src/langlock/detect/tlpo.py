@@ -112,12 +112,30 @@ _NAME_FLAGS = _NameFlags()
 
 def _starts_uppercase(word: str) -> bool:
     """First character, or first after the last apostrophe, is a Latin capital (errors: False)."""
-    if _NAME_FLAGS[word[0]][0]:
+    first = word[0]
+    if first < "\x80":  # ASCII: only A-Z are Latin capitals; C0 controls and DEL have no name
+        if "A" <= first <= "Z":
+            return True
+        if first < " " or first == "\x7f":
+            return False
+    elif _NAME_FLAGS[first][0]:
         return True
-    if not unicodedata.name(word[0], ""):  # the original's name lookup raises here and answers False
+    elif not unicodedata.name(first, ""):  # the original's name lookup raises here and answers False
+        return False
+    if "'" not in word:  # the "after the apostrophe" character is the first one again
         return False
     tail = word.rsplit("'", 1)[-1]
     return bool(tail) and _NAME_FLAGS[tail[0]][0]
+
+
+def _letter_length_above_one(word: str) -> bool:
+    """`letter_length(word) > 1`: characters that are neither ASCII non-letters nor exception-named."""
+    if len(word) >= 2 and word[:2].isascii() and word[:2].isalpha():
+        return True
+    return sum(_NAME_FLAGS[ch][1] for ch in word) > 1
+
+
+_ASCII_LETTER_RE = re.compile("[A-Za-z]")
 
 
 # ------------------------------------------------------------------------------------------------- lingua
@@ -431,7 +449,7 @@ class TLPODetector:
             return 0, 0, -1, 0
         capital = _starts_uppercase(word)  # a capitalised word is judged with ignore_english=True
         if self.latin:
-            if sum(_NAME_FLAGS[ch][1] for ch in word) <= 1:
+            if not _letter_length_above_one(word):
                 return 0, 0, -1, 0
             conf = _lingua_confidences(word)
             thr = T.LINGUA_THRESHOLD
@@ -443,12 +461,10 @@ class TLPODetector:
                 return 0, 0, -1, judged_strict
             return 0, 1, 0, judged_strict
         main = self._chars_loose if capital else self._chars
-        strict = self._chars_loose if capital else self._chars_strict
         p, f, off = _judge_chars(word, main)
-        if strict is main:
-            return p, f, off, p + f
-        sp, sf, _ = _judge_chars(word, strict)
-        return p, f, off, sp + sf
+        if capital or main is self._chars_strict or not _ASCII_LETTER_RE.search(word):
+            return p, f, off, p + f  # the strict table differs from the loose one only on ASCII letters
+        return p, f, off, 1  # under the strict table an ASCII letter fails the word: it is judged
 
     # ------------------------------------------------------------------------------------------ scanning
 
