@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "langlock.cli.merge_cmd",
     "langlock.cli.demo_cmd",
     "langlock.cli.data_cmd",
+    "langlock.cli.compare_cmd",
+    "langlock.cli.train_cmd",
 )
 
 
