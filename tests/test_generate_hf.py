@@ -115,3 +115,13 @@ def test_settings_validation():
         GenerationSettings(max_new_tokens=0)
     assert GenerationSettings().is_benchmark_standard()
     assert not GenerationSettings(temperature=0.7).is_benchmark_standard()
+
+
+def test_batches_respect_prompt_count_and_token_budget(tiny_gen):
+    items = [(PromptItem(str(i), ""), [0] * n) for i, n in enumerate([3000, 1800, 600, 500, 400, 100, 90, 80, 70])]
+    tiny_gen.batch_size, tiny_gen.max_batch_tokens = 4, 2048
+    try:
+        sizes = [[len(ids) for _, ids in b] for b in tiny_gen.batches(items)]
+    finally:
+        tiny_gen.batch_size, tiny_gen.max_batch_tokens = 4, 4096
+    assert sizes == [[3000], [1800], [600, 500, 400], [100, 90, 80, 70]]

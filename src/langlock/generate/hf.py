@@ -85,7 +85,7 @@ class HFGenerator(Generator):
 
     def __init__(self, model=None, *, model_obj=None, tokenizer=None, batch_size: int = 8,
                  device: str = "cpu", dtype: str = "float32", cache_dir=None, chat_template: bool | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, max_batch_tokens: int = 4096):
         if model_obj is None:
             from ..models import load_model_and_tokenizer
 
@@ -105,6 +105,7 @@ class HFGenerator(Generator):
         has_template = bool(getattr(tokenizer, "chat_template", None))
         self.use_chat_template = has_template if chat_template is None else (chat_template and has_template)
         self.batch_size = max(1, int(batch_size))
+        self.max_batch_tokens = max_batch_tokens
         self.device = device
         self.stop_ids = stop_token_ids(tokenizer, model_obj)
 
@@ -114,6 +115,7 @@ class HFGenerator(Generator):
             "backend": self.name,
             "model_path": self.model_path,
             "batch_size": self.batch_size,
+            "max_batch_tokens": self.max_batch_tokens,
             "device": self.device,
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
             "chat_template": bool(tmpl),
@@ -137,9 +139,22 @@ class HFGenerator(Generator):
                  on_done: Callable[[Completion], None]) -> None:
         encoded = [(p, self.render(p.text, settings)) for p in prompts]
         encoded.sort(key=lambda pe: -len(pe[1]))  # similar lengths share a batch: less padding
-        for start in range(0, len(encoded), self.batch_size):
-            for c in self.generate_batch(encoded[start:start + self.batch_size], settings):
+        for batch in self.batches(encoded):
+            for c in self.generate_batch(batch, settings):
                 on_done(c)
+
+    def batches(self, encoded):
+        """Split length-sorted (longest first) prompts into batches of at most `batch_size` prompts and at
+        most `max_batch_tokens` padded prompt tokens (a single long prompt still gets a batch of its own)."""
+        batch: list = []
+        for item in encoded:
+            longest = len(batch[0][1]) if batch else len(item[1])
+            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * longest > self.max_batch_tokens):
+                yield batch
+                batch = []
+            batch.append(item)
+        if batch:
+            yield batch
 
     def generate_batch(self, batch, settings: GenerationSettings) -> list[Completion]:
         import torch
