@@ -172,3 +172,22 @@ def test_file_backend_with_missing_completions_is_an_input_error(lcb_dir, tmp_pa
                  "--langs", "ko", "--task", "monolingual", "--limit", "2", "-o", str(out)]) == 2
     assert "1 of 2 prompts have no completion" in one_error_line(capsys)
     assert not out.exists()
+
+
+def test_retention_suite_reports_accuracy_and_kl(tiny_dir, tmp_path):
+    other = make_model_dir(tmp_path / "other", seed=1)
+    base = dict(suite="builtin-retention", langs="en,de", limit=1, progress=False,
+                settings=GenerationSettings(max_new_tokens=6, temperature=0.0))
+    same = run_bench(BenchConfig(output_dir=str(tmp_path / "same"), model=str(tiny_dir),
+                                 reference_model=str(tiny_dir), **base))
+    diff = run_bench(BenchConfig(output_dir=str(tmp_path / "diff"), model=str(other),
+                                 reference_model=str(tiny_dir), **base))
+    acc = same["retention"]["accuracy"]
+    assert {(r["kind"], r["language"]) for r in acc} >= {("arith", "en"), ("copy", "de"), ("all", "all")}
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in acc)
+    assert same["retention"]["kl"]["kl_mean"] == 0.0
+    assert diff["retention"]["kl"]["kl_mean"] > 0.0
+    assert same["retention"]["kl"]["n_tokens"] > 50
+    csv_text = (tmp_path / "diff" / "metrics.csv").read_text()
+    assert "kl_mean" in csv_text and "accuracy" in csv_text
+    assert "KL(model" in (tmp_path / "diff" / "report.md").read_text()
