@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "langlock.cli.demo_cmd",
     "langlock.cli.data_cmd",
     "langlock.cli.train_cmd",
+    "langlock.cli.report_cmd",
 )
 
 

@@ -102,9 +102,10 @@ class LanguageLock(LogitsProcessor):
             self.active_steps += scores.shape[0]
         if self.mode == "penalize":
             return scores - rows.to(scores.dtype) * self.penalty
-        # Never leave a row with nothing to choose: rows whose every finite logit is off-target stay as they are.
-        keep_any = (torch.isfinite(scores) & ~mask.unsqueeze(0)).any(dim=-1, keepdim=True)
-        return scores.masked_fill(rows & keep_any, float("-inf"))
+        # Never leave a row with nothing to choose: a row whose every finite logit is off-target stays as it was.
+        locked = scores.masked_fill(rows, float("-inf"))
+        ok = torch.isfinite(locked.amax(dim=-1, keepdim=True))
+        return torch.where(ok, locked, scores)
 
 
 def make_lock(tokenizer, spec: str | None, **options) -> LanguageLock | None:

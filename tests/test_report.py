@@ -1,0 +1,78 @@
+"""`langlock report`: a self-contained page from real scored runs (tlpo profile), before/after deltas,
+highlighted confusion spans, other run kinds, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from langlock.cli.main import main
+from langlock.errors import InputError
+from langlock.report.html import highlight
+from langlock.score.metrics import score_records
+from langlock.score.records import Record
+from langlock.score.writers import write_outputs
+
+BEFORE = [
+    "서울은 한국의 수도입니다. The city is very big and busy.",
+    "김치는 맛있는 음식입니다.",
+    "Sure! Here is the answer in English.",
+]
+AFTER = ["서울은 한국의 수도입니다. 도시는 크고 바쁩니다.", "김치는 맛있는 음식입니다.", "네, 한국어로 답하겠습니다."]
+
+
+def _scored_run(path, completions, model):
+    recs = [Record("monolingual", model, "demo", "ko", c, str(i), f"질문 {i}") for i, c in enumerate(completions)]
+    recs += [Record("monolingual", model, "demo", "ru", "Москва — столица России.", "0", "Вопрос")]
+    report = score_records(recs, profile="tlpo", ignore_english=False)  # English is confusion
+    return write_outputs(report, path, {"model": model, "temperature": 0.3})
+
+
+def test_report_compares_runs_and_is_self_contained(tmp_path):
+    before = _scored_run(tmp_path / "before", BEFORE, "base")
+    after = _scored_run(tmp_path / "after", AFTER, "locked")
+    analysis = tmp_path / "analysis"
+    analysis.mkdir()
+    (analysis / "analysis.json").write_text(json.dumps({
+        "profile": "tlpo", "top_p": 0.75, "finding": "CPs sit at higher-entropy steps.",
+        "table7": {"CP": {"n": 3, "nucleus": 3.0, "entropy": 1.2}, "non-CP": {"n": 9, "nucleus": 1.5,
+                                                                           "entropy": 0.4}},
+        "distributions": {"entropy": {"cp": [1.0, 1.2, 1.4], "other": [0.1, 0.3, 0.5, 0.2]},
+                          "nucleus": {"cp": [2, 3, 4], "other": [1, 1, 2, 1]}}}), encoding="utf-8")
+    out = tmp_path / "report.html"
+    assert main(["report", str(before), str(after), str(analysis), "-o", str(out), "--title", "ko fix"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<title>ko fix</title>" in page
+    assert "before" in page and "after" in page
+    # before: 1 of 3 ko responses passes, after: all pass -> RPR 33.3 -> 100 (+66.7) on the ko bar
+    assert "(+66.7)" in page or "(+33.3)" in page
+    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) >= 3
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing loaded from the network
+    assert '<mark class="word">' in page and "The" in page  # the English words are highlighted
+    assert "CPs sit at higher-entropy steps." in page
+
+
+def test_highlight_escapes_and_marks():
+    text = "안녕 <b>hello</b>"
+    out = highlight(text, [{"start": 3, "end": len(text), "level": "line"},
+                           {"start": 6, "end": 11, "level": "word"}], cp=6)
+    assert "<b>" not in out and "&lt;b&gt;" in out
+    assert '<mark class="word"><span class="cp" title="confusion point">hello</span></mark>' in out
+    assert out.startswith("안녕 ")
+
+
+def test_bad_input(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing"), "-o", str(tmp_path / "r.html")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError):
+        from langlock.report import build_report
+
+        build_report([tmp_path / "empty"], tmp_path / "r.html")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text("{not json", encoding="utf-8")
+    assert main(["report", str(bad), "-o", str(tmp_path / "r.html")]) == 2
+    assert not (tmp_path / "r.html").exists()
