@@ -244,22 +244,28 @@ def is_finished(output_dir: str | Path) -> bool:
 
 def train_baseline(cfg: BaselineConfig) -> dict:
     """Train, save the (merged) model into OUT/model, write OUT/train_log.json last; return the log."""
-    import trl
-
     start = time.time()
     trainer = build_trainer(cfg)
     result = trainer.train()
-    model = trainer.model
-    if cfg.lora:
+    return save_run(trainer, result, cfg.output_dir, lora=cfg.lora, method=cfg.method, config=asdict(cfg),
+                    start=start)
+
+
+def save_run(trainer, result, output_dir: str | Path, *, lora: bool, method: str, config: dict, start: float) -> dict:
+    """Save a trained `trainer`'s model (LoRA merged) + tokenizer to OUT/model, then OUT/train_log.json."""
+    import trl
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if lora:
         model = model.merge_and_unload()
-    out = Path(cfg.output_dir)
+    out = Path(output_dir)
     with atomic_dir(out / "model") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         trainer.processing_class.save_pretrained(tmp)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     log = {
-        "method": cfg.method,
-        "config": asdict(cfg),
+        "method": method,
+        "config": config,
         "trl_version": trl.__version__,
         "global_step": trainer.state.global_step,
         "train_loss": result.training_loss,
@@ -271,4 +277,4 @@ def train_baseline(cfg: BaselineConfig) -> dict:
     return log
 
 
-__all__ = ["METHODS", "SUPPORTED_TRL", "BaselineConfig", "build_trainer", "is_finished", "load_rows", "train_baseline"]
+__all__ = ["METHODS", "SUPPORTED_TRL", "BaselineConfig", "build_trainer", "is_finished", "load_rows", "save_run", "train_baseline"]

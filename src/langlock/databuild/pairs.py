@@ -18,7 +18,8 @@ Outputs (TRL dataset formats, conversational, so TRL applies the model's chat te
 - ``sft.jsonl``: ``{"prompt": [user], "completion": [assistant], "id", "language"}``; the completion is the
   pool's reference answer where it has one and ``sft_source`` allows it, otherwise a clean sample (seeded). SFT
   uses every prompt with a usable target (not only the paired ones);
-- ``prompts.jsonl``: ``{"prompt": [user], "language", "id"}`` (GRPO/TLPO prompt-only data, the paired prompts);
+- ``prompts.jsonl``: ``{"prompt": [user], "language", "id"}``: every prompt of the samples file (GRPO/TLPO
+  prompt-only data; like TLPO's own training set, it keeps prompts the base model always or never confuses);
 - ``stats.json``: counts per outcome and the confusion rate of the samples.
 """
 
@@ -92,10 +93,10 @@ def build_pairs(
         stats["unusable"] += len(comps) - len(clean) - len(confused)
         rng = random.Random(f"{seed}:{pid}")
         meta = {"id": pid, "language": language}
+        prompt_rows.append({"prompt": as_messages(q, "user"), **meta})
         if clean and confused:
             pairs.append({"prompt": as_messages(q, "user"), "chosen": as_messages(rng.choice(clean), "assistant"),
                           "rejected": as_messages(rng.choice(confused), "assistant"), **meta})
-            prompt_rows.append({"prompt": as_messages(q, "user"), **meta})
         elif clean:
             stats["all_clean"] += 1
         elif confused:

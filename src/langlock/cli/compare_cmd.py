@@ -1,0 +1,47 @@
+"""`langlock compare --config FILE`: base, TLPO, SFT, DPO, ORPO, GRPO, TBPO-Q, TBPO-A head to head.
+
+Trains every selected method on the same model, prompts and budget, evaluates each with the same settings,
+and writes compare.md / compare.csv / compare.json / compare.png (mean and 95% interval over seeds) into the
+config's output_dir. Rerun the same command after an interruption: finished data, trainings and evaluations
+are reused. See configs/compare/*.yaml and docs/baselines.md.
+
+Example:
+    langlock compare --config configs/compare/smollm2-ko.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="train and evaluate every method head to head", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML config (see configs/compare/)")
+    p.add_argument("-o", "--output-dir", help="override the config's output_dir")
+    p.add_argument("--methods", help="comma-separated subset of the config's methods")
+    p.add_argument("--seeds", help="comma-separated seeds (override)")
+    p.set_defaults(func=run)
+
+
+def _ints(text: str | None):
+    if text is None:
+        return None
+    from ..errors import UsageError
+
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds must be comma-separated integers, got {text!r}") from None
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..compare import CompareConfig, run_compare
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    cfg = CompareConfig.from_yaml(args.config, output_dir=args.output_dir, methods=methods, seeds=_ints(args.seeds))
+    run_compare(cfg)
+    print((Path(cfg.output_dir) / "compare.md").read_text(encoding="utf-8"))
+    return 0

@@ -1,0 +1,115 @@
+"""`langlock compare` end to end on a tiny model: data reuse, training, evaluation, table + plot, resume."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+pytest.importorskip("torch")
+
+from _baseline_fixtures import tiny_model  # noqa: E402
+from langlock.compare import CompareConfig, mean_ci, run_compare  # noqa: E402
+from langlock.errors import UsageError  # noqa: E402
+
+SAMPLES = [
+    ("안녕하세요?", ["네, 안녕하세요.", "Hello, nice to meet you."]),
+    ("오늘 날씨 어때요?", ["맑고 따뜻해요.", "It is sunny today."]),
+    ("좋아하는 음식은?", ["김치찌개를 좋아해요.", "I like kimchi stew."]),
+    ("주말 계획은?", ["집에서 쉬어요.", "I will rest at home."]),
+]
+
+
+def _seed_data(out, model: str):
+    """Pre-write the data stage (a random tiny model samples no clean Korean), as a resumed run would see it."""
+    from langlock.databuild.prompts import prompt_id
+    from langlock.databuild.sample import SampleSettings, meta_path
+
+    data = out / "data"
+    data.mkdir(parents=True)
+    prompts, samples = [], []
+    for q, comps in SAMPLES:
+        pid = prompt_id(q)
+        prompts.append({"id": pid, "prompt": q, "language": "ko"})
+        samples.append({"id": pid, "prompt": q, "language": "ko", "completions": comps})
+    (data / "prompts.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prompts))
+    (data / "samples.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in samples))
+    settings = SampleSettings(model=model, n=2, temperature=0.7, max_new_tokens=16, seed=0)
+    meta_path(data / "samples.jsonl").write_text(json.dumps(asdict(settings)))
+
+
+def _config(tmp_path, methods) -> CompareConfig:
+    model = str(tiny_model(tmp_path))
+    out = tmp_path / "cmp"
+    _seed_data(out, model)
+    return CompareConfig(
+        model=model, language="ko", output_dir=str(out), methods=methods, seeds=[0, 1],
+        samples_per_prompt=2, sample_max_new_tokens=16,
+        train={"max_steps": 1, "per_device_train_batch_size": 2, "lora": True, "lora_r": 4, "learning_rate": 1e-2,
+               "max_length": 64},
+        method_args={"tlpo": {"num_generations": 2, "max_completion_length": 8, "num_branches": 2,
+                              "branch_length": 1, "confusion_check_every": 4}},
+        eval_limit=1, eval_max_new_tokens=6, retention_limit=1, batch_size=4,
+    )
+
+
+def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
+    cfg = _config(tmp_path, ["base", "dpo"])
+    out = tmp_path / "cmp"
+    summary = run_compare(cfg)
+    rows = {r["method"]: r for r in summary["rows"]}
+    for m in ("base", "dpo"):
+        assert rows[m]["seeds"] == [0, 1]
+        for key in ("rpr_ief", "rpr_iet", "lcb_lpr", "retention_acc", "kl_en"):
+            vals = rows[m][key]["values"]
+            assert len(vals) == 2 and all(v is not None for v in vals), (m, key, vals)
+    assert rows["base"]["kl_en"]["values"] == [0.0, 0.0] or all(abs(v) < 1e-6 for v in rows["base"]["kl_en"]["values"])
+    assert any(v > 0 for v in rows["dpo"]["kl_en"]["values"])  # training moved the model away from the base
+    for name in ("compare.md", "compare.csv", "compare.json", "compare.png"):
+        assert (out / name).stat().st_size > 0
+    md = (out / "compare.md").read_text(encoding="utf-8")
+    assert "| dpo |" in md and "±" in md
+    # resume: nothing is retrained or re-evaluated
+    logs = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/train_log.json")}
+    metrics = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/metrics.json")}
+    assert len(logs) == 2 and len(metrics) == 4
+
+    def boom(*a, **k):
+        raise AssertionError("retrained a finished run")
+
+    monkeypatch.setattr("langlock.baselines.trl_baselines.train_baseline", boom)
+    again = run_compare(cfg)
+    assert {p: p.stat().st_mtime_ns for p in logs} == logs
+    assert {p: p.stat().st_mtime_ns for p in metrics} == metrics
+    assert again["rows"][1]["rpr_ief"] == summary["rows"][1]["rpr_ief"]
+
+
+@pytest.mark.slow
+def test_compare_every_method(tmp_path):
+    """All eight methods, TLPO included, through one compare run (slow: about a minute of CPU)."""
+    from langlock.compare import METHODS
+
+    cfg = _config(tmp_path, list(METHODS))
+    cfg.method_args.update(grpo={"num_generations": 2, "max_completion_length": 8, "per_device_train_batch_size": 1},
+                           sft={}, orpo={}, **{"tbpo-q": {"baseline_mlp_dim": 8}})
+    summary = run_compare(cfg)
+    for row in summary["rows"]:
+        assert "unavailable" not in row, row
+        assert row["seeds"] == [0, 1] and all(v is not None for v in row["rpr_ief"]["values"])
+
+
+def test_mean_ci_and_config_errors(tmp_path):
+    mean, half = mean_ci([0.5, 0.7, 0.6])
+    assert mean == pytest.approx(0.6)
+    assert half == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
+    assert mean_ci([0.4]) == (0.4, None)
+    with pytest.raises(UsageError, match="unknown method"):
+        CompareConfig(model="m", language="ko", output_dir="o", methods=["ppo"])
+    with pytest.raises(UsageError, match="exactly one"):
+        CompareConfig(model="m", language="ko", output_dir="o", eval_suite=None)
+    bad = tmp_path / "c.yaml"
+    bad.write_text("model: m\nlanguage: ko\noutput_dir: o\nepochs: 3\n")
+    from langlock.cli.main import main
+
+    assert main(["compare", "--config", str(bad)]) == 2
