@@ -113,6 +113,12 @@ def _metric_names(runs: list[Run]) -> list[str]:
     return names
 
 
+def _first(metrics: dict, name: str) -> float | None:
+    """`metrics[name]` in %, falling back to accuracy (retention runs) ; None when absent."""
+    value = metrics.get(name, metrics.get("accuracy"))
+    return None if value is None else 100 * value
+
+
 def _summary_section(runs: list[Run]) -> str:
     scored = [r for r in runs if r.overall]
     if not scored:
@@ -132,8 +138,7 @@ def _summary_section(runs: list[Run]) -> str:
     html_out = "<h2>Summary</h2><p class=\"muted\">Rates in %; in brackets the change against the first run " \
                f"({esc(base.name)}).</p>" + _table(["run", "task"] + [n.upper() for n in names], rows, left=2)
     primary = base.primary
-    series = {r.name: [None if r.overall.get(t, {}).get(primary) is None else 100 * r.overall[t][primary]
-                       for t in tasks] for r in scored}
+    series = {r.name: [_first(r.overall.get(t, {}), primary) for t in tasks] for r in scored}
     html_out += _img(plots.grouped_bars(tasks, series, f"{primary.upper()} per task, before / after",
                                         f"{primary.upper()} (%)"), "overall bars")
     return html_out
@@ -148,13 +153,13 @@ def _language_section(runs: list[Run]) -> str:
     for task in dict.fromkeys(t for r in scored for t in r.per_language):
         langs = list(dict.fromkeys(lang for r in scored for lang in r.per_language.get(task, {})))
         series = {}
+        metric = primary if task != "retention" else "accuracy"
         for r in scored:
-            vals = [r.per_language.get(task, {}).get(lang, {}).get(primary) for lang in langs]
-            series[r.name] = [None if v is None else 100 * v for v in vals]
+            series[r.name] = [_first(r.per_language.get(task, {}).get(lang, {}), metric) for lang in langs]
         out.append(f"<h3>{esc(task)}</h3>")
-        out.append(_img(plots.grouped_bars(langs, series, f"{task}: {primary.upper()} per language",
-                                           f"{primary.upper()} (%)"), f"{task} per-language bars"))
-        rows = [[esc(r.name)] + [pct(r.per_language.get(task, {}).get(lang, {}).get(primary)) for lang in langs]
+        out.append(_img(plots.grouped_bars(langs, series, f"{task}: {metric} per language",
+                                           f"{metric} (%)"), f"{task} per-language bars"))
+        rows = [[esc(r.name)] + [pct(r.per_language.get(task, {}).get(lang, {}).get(metric)) for lang in langs]
                 for r in scored]
         out.append(_table(["run"] + [esc(lang) for lang in langs], rows))
     return "".join(out)

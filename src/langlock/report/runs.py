@@ -94,6 +94,30 @@ def apply_results(run: Run, results: dict, where: Path) -> None:
         run.settings.setdefault("model", model)
 
 
+def _bench_run(name: str, path: Path, results: dict, sample_limit: int) -> Run:
+    """A `langlock bench` folder: per-profile scorer results (lcb first) or builtin-retention accuracy."""
+    run = Run(name, path, "bench")
+    run.settings.update(results.get("generation") or {})
+    run.settings["model"] = results.get("model")
+    if results.get("generator", {}).get("lock"):
+        run.settings["lock"] = results["generator"]["lock"]
+    profiles = results.get("profiles") or {}
+    if profiles:
+        profile = "lcb" if "lcb" in profiles else next(iter(profiles))
+        apply_results(run, profiles[profile], path)
+        samples = path / profile / "samples.jsonl"
+        if samples.is_file():
+            run.samples = _read_jsonl(samples, sample_limit)
+    for row in (results.get("retention") or {}).get("accuracy", []):
+        if row.get("kind") == "all":
+            metrics = {"accuracy": row.get("accuracy")}
+            if row.get("language") == "all":
+                run.overall["retention"] = metrics
+            else:
+                run.per_language.setdefault("retention", {})[row.get("language")] = metrics
+    return run
+
+
 def load_run(path: str | Path, name: str | None = None, sample_limit: int = 2000) -> list[Run]:
     """The run(s) in directory `path` (a training run may hold several evaluations)."""
     path = Path(path)
@@ -116,8 +140,12 @@ def load_run(path: str | Path, name: str | None = None, sample_limit: int = 2000
             run.steps = _read_jsonl(path / "steps.jsonl", sample_limit)
         return [run]
     if (path / "results.json").is_file():
-        run = Run(name, path, "score")
         results = _read_json(path / "results.json")
+        if not isinstance(results, dict):
+            raise InputError(f"{path / 'results.json'}: expected a JSON object")
+        if "profiles" in results or "retention" in results:  # a `langlock bench` run
+            return [_bench_run(name, path, results, sample_limit)]
+        run = Run(name, path, "score")
         apply_results(run, results, path)
         run.settings.update(results.get("settings") or {})
         if (path / "samples.jsonl").is_file():
