@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "langlock.cli.merge_cmd",
     "langlock.cli.demo_cmd",
     "langlock.cli.data_cmd",
+    "langlock.cli.compare_cmd",
     "langlock.cli.train_cmd",
     "langlock.cli.report_cmd",
     "langlock.cli.analyze_cmd",
