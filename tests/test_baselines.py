@@ -93,3 +93,25 @@ def test_language_reward_shaping():
     assert r[0] == 1.0 and r[4] == 1.0 and r[3] == 0.0
     assert 0 <= r[2] < r[1] < 0.5
     assert fn.__name__ == "language_consistency"
+
+
+def test_cli_train_tbpo_variant_and_bad_configs(tmp_path, capsys):
+    import yaml
+
+    from langlock.cli.main import main
+
+    model_dir = tiny_model(tmp_path)
+    cfg = {"model": str(model_dir), "data": _data(tmp_path, "tbpo"), "output_dir": str(tmp_path / "run"),
+           "max_steps": 1, "per_device_train_batch_size": 2, "max_length": 64, "lora_r": 4}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    assert main(["train", "tbpo", "--variant", "a", "--config", str(path), "learning_rate=0.01"]) == 0
+    log = json.loads((tmp_path / "run" / "train_log.json").read_text(encoding="utf-8"))
+    assert log["config"]["tbpo_variant"] == "a" and log["config"]["learning_rate"] == 0.01
+    for extra, msg in (({"method": "sft"}, "is a sft config"), ({"epochs": 2}, "unknown key"),
+                       ({"data": str(tmp_path / "none.jsonl")}, "no such file")):
+        path.write_text(yaml.safe_dump({**cfg, **extra}), encoding="utf-8")
+        capsys.readouterr()
+        assert main(["train", "dpo", "--config", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err

@@ -53,6 +53,9 @@ def register(sub) -> None:
     t.add_argument("--config", required=True, help="YAML recipe (see configs/tlpo/)")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys")
     t.set_defaults(func=run)
+    from .baselines_cmd import register_methods  # sft, dpo, orpo, grpo, tbpo
+
+    register_methods(methods)
 
 
 def _read_config(path: str, overrides: list[str]) -> tuple[dict, str]:
