@@ -447,13 +447,17 @@ def run_compare(cfg: CompareConfig) -> dict:
     pairs_dir = build_data(cfg)
     per_run: dict[str, dict[int, dict]] = {}
     unavailable: dict[str, str] = {}
-    for method in cfg.methods:
-        for seed in cfg.seeds:
+    # seed-major: every method at seed 0, then every method at seed 1, ... so an interrupted run already
+    # holds a complete comparison over the seeds it finished
+    for seed in cfg.seeds:
+        for method in cfg.methods:
+            if method in unavailable:
+                continue
             model_path, reason = train_method(cfg, method, seed, pairs_dir)
             if reason:
                 unavailable[method] = reason
                 _say(f"{method}: skipped — {reason}")
-                break
+                continue
             metrics = evaluate(cfg, model_path, run_dir(cfg, method, seed), seed)
             per_run.setdefault(method, {})[seed] = metrics
             _say(f"evaluated {method} seed {seed}: RPR(ief) {metrics.get('rpr_ief')}, retention "
