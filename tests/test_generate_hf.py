@@ -125,3 +125,20 @@ def test_batches_respect_prompt_count_and_token_budget(tiny_gen):
     finally:
         tiny_gen.batch_size, tiny_gen.max_batch_tokens = 4, 4096
     assert sizes == [[3000], [1800], [600, 500, 400], [100, 90, 80, 70]]
+
+
+@pytest.mark.parametrize("temperature, top_p", [(0.3, 0.75), (1.0, 0.9), (2.0, 0.99)])
+def test_sampler_fast_path_equals_full_sort(monkeypatch, temperature, top_p):
+    import torch
+
+    from langlock.generate import hf
+
+    logits = torch.randn(12, 3000, generator=torch.Generator().manual_seed(0)) * 4
+
+    def draw():
+        gens = [torch.Generator().manual_seed(100 + i) for i in range(12)]
+        return sample_one_hot(logits, gens, temperature, top_p).argmax(dim=1)
+
+    fast = draw()
+    monkeypatch.setattr(hf, "FAST_TOP_K", 3000)  # top-k over the whole vocabulary = a full sort
+    assert torch.equal(fast, draw())

@@ -44,6 +44,7 @@ class BenchConfig:
     model_label: str | None = None
     cache_dir: str | None = None
     batch_size: int = 8
+    max_batch_tokens: int = 4096
     device: str = "cpu"
     dtype: str = "float32"
     threads: int | None = None
@@ -56,6 +57,7 @@ class BenchConfig:
     reference_model: str | None = None
     lcb_options: dict = field(default_factory=dict)
     progress: bool = True
+    generate_only: bool = False
 
 
 def collect_prompts(cfg: BenchConfig) -> list[BenchPrompt]:
@@ -88,6 +90,7 @@ def build_generator(cfg: BenchConfig) -> Generator:
         raise UsageError(f"--backend {cfg.backend} needs --model")
     if cfg.backend == "hf":
         return make_generator("hf", model=cfg.model, batch_size=cfg.batch_size, device=cfg.device,
+                              max_batch_tokens=cfg.max_batch_tokens,
                               dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads)
     if cfg.backend == "openai":
         if not cfg.base_url or not cfg.model:
@@ -169,6 +172,10 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         glog.close()
     gen_seconds = time.time() - t0
     entries = glog.entries
+    if cfg.generate_only:
+        print(f"langlock bench: generated {new} completion(s) in {gen_seconds:.0f} s; {len(entries)} in the log. "
+              "Run the same command without --generate-only to score them.", file=sys.stderr)
+        return {"n_prompts": len(prompts), "n_generated_this_run": new, "generation_seconds": gen_seconds}
     missing = [p.key for p in prompts if p.key not in entries]
     if missing:
         raise UsageError(f"{len(missing)} prompts have no completion after generation (first: {missing[0]})")

@@ -44,6 +44,8 @@ def register(sub) -> None:
     b = p.add_argument_group("backend")
     b.add_argument("--backend", default="hf", choices=("hf", "openai", "file", "vllm"))
     b.add_argument("--batch-size", type=int, default=8, help="hf: prompts per generate call (default 8)")
+    b.add_argument("--max-batch-tokens", type=int, default=4096,
+                   help="hf: at most this many padded prompt tokens per batch (default 4096)")
     b.add_argument("--device", default="cpu")
     b.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "auto"))
     b.add_argument("--threads", type=int, help="hf: torch CPU threads (default: torch's)")
@@ -60,6 +62,8 @@ def register(sub) -> None:
     s.add_argument("--english-words", metavar="PATH", help="lcb profile: English word list (e.g. the benchmark's `words`)")
     s.add_argument("--lid-model", metavar="PATH", help="lcb profile: fastText language-ID model")
     s.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    s.add_argument("--generate-only", action="store_true",
+                   help="only generate and log (e.g. on a GPU machine); the same command without it scores")
     p.set_defaults(func=run)
 
 
@@ -72,11 +76,13 @@ def config_from_args(args):
     return BenchConfig(
         output_dir=args.output_dir, model=args.model, lcb_dir=args.lcb_dir, suite=args.suite, task=args.task,
         langs=args.langs, sources=args.sources, limit=args.limit, backend=args.backend, settings=settings,
-        model_label=args.model_label, cache_dir=args.cache_dir, batch_size=args.batch_size, device=args.device,
+        model_label=args.model_label, cache_dir=args.cache_dir, batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens,
+        device=args.device,
         dtype=args.dtype, threads=args.threads, base_url=args.base_url, api_key_env=args.api_key_env,
         concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
         completions=args.completions, reference_model=args.reference_model,
         lcb_options={"english_words": args.english_words, "lid_model": args.lid_model}, progress=args.progress,
+        generate_only=args.generate_only,
     )
 
 

@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from .base import Completion, GenerationSettings, Generator, PromptItem, prompt_seed
 
 #: End-of-turn markers of common chat templates; those present in the vocabulary stop generation.
+#: Size of the top-k fast path of the nucleus sampler.
+FAST_TOP_K = 64
+
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "</s>")
 
 
@@ -44,18 +47,33 @@ def sample_one_hot(scores, generators, temperature: float, top_p: float):
         choice = logits.argmax(dim=-1)
     else:
         probs = torch.softmax(logits / temperature, dim=-1)
-        sorted_p, order = probs.sort(dim=-1, descending=True)
-        cum = sorted_p.cumsum(dim=-1)
-        keep = (cum - sorted_p) < top_p
-        keep[:, 0] = True
-        sorted_p = sorted_p * keep
-        cdf = sorted_p.cumsum(dim=-1)
-        u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in generators]).to(cdf.dtype)
-        idx = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1)).clamp_(max=cdf.shape[1] - 1)
-        choice = order.gather(1, idx).squeeze(1)
+        u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in generators])
+        u = u.to(probs.device, probs.dtype)
+        # Fast path: the nucleus lies inside the top-k whenever those k tokens already hold top_p of the mass
+        # (at the benchmark's T=0.3, p=0.75 it is a handful of tokens); rows where it does not are sorted fully.
+        k = min(FAST_TOP_K, probs.shape[-1])
+        top_p_sorted, order = probs.topk(k, dim=-1)
+        choice = _nucleus_pick(top_p_sorted, order, u, top_p)
+        slow = top_p_sorted.sum(dim=-1) < top_p
+        if bool(slow.any()):
+            rows = slow.nonzero().squeeze(1)
+            sorted_p, full_order = probs[rows].sort(dim=-1, descending=True)
+            choice[rows] = _nucleus_pick(sorted_p, full_order, u[rows], top_p)
     out = torch.full_like(scores, float("-inf"))
     out.scatter_(1, choice.unsqueeze(1), 0.0)
     return out
+
+
+def _nucleus_pick(sorted_p, order, u, top_p: float):
+    """Inverse-CDF draw inside the nucleus of descending-sorted probabilities; returns token ids."""
+    import torch
+
+    cum = sorted_p.cumsum(dim=-1)
+    keep = (cum - sorted_p) < top_p
+    keep[:, 0] = True
+    cdf = (sorted_p * keep).cumsum(dim=-1)
+    idx = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1)).clamp_(max=cdf.shape[1] - 1)
+    return order.gather(1, idx).squeeze(1)
 
 
 def stop_token_ids(tokenizer, model=None) -> list[int]:
@@ -182,7 +200,7 @@ class HFGenerator(Generator):
                 body, reason, n = ids, "length", len(ids)
             else:
                 body, reason, n = ids[:cut], "stop", cut + 1
-            text = tok.decode(body, skip_special_tokens=True)
+            text = tok.decode(body, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             results.append(Completion(p.key, text, reason, n))
         return results
 
