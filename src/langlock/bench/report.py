@@ -54,17 +54,22 @@ def plot_task(path: Path, lcb_report, task: str) -> bool:
     return True
 
 
-def confusion_examples(report, per_language: int = 2) -> list[tuple]:
+def confusion_examples(lcb, tlpo, per_language: int = 2) -> list[tuple]:
+    """Completions the benchmark's metric (`lcb` profile) finds confused, with the first wrong-language
+    character from the character-level `tlpo` profile when it agrees, else from the `lcb` profile."""
     seen: dict[tuple, int] = {}
     out = []
-    for rec, det in report.samples:
-        if det is None or not det.confused or det.first_confusion_char < 0:
+    for (rec, det_l), (_, det_t) in zip(lcb.samples, tlpo.samples):
+        if det_l is None or not det_l.confused:
             continue
+        at = det_t.first_confusion_char if det_t is not None and det_t.confused else -1
+        if at < 0:
+            at = det_l.first_confusion_char
         k = (rec.task, rec.language)
-        if seen.get(k, 0) >= per_language:
+        if at < 0 or seen.get(k, 0) >= per_language:
             continue
         seen[k] = seen.get(k, 0) + 1
-        out.append((rec, det))
+        out.append((rec, at))
     return out
 
 
@@ -100,13 +105,13 @@ def render_report(out: Path, reports: dict, meta: dict) -> Path:
         png = out / "plots" / f"lpr_wpr_{task}.png"
         if plot_task(png, lcb, task):
             lines += [f"![LPR and WPR per language, {task}](plots/{png.name})", ""]
-    lines += ["## First confusion points (tlpo profile)", ""]
-    examples = confusion_examples(tlpo)
+    lines += ["## First confusion points", "",
+              "Completions with a line error (`lcb` profile); ⟦ marks the first wrong-language character.", ""]
+    examples = confusion_examples(lcb, tlpo)
     if not examples:
         lines.append("No confused completion.")
-    for rec, det in examples:
-        lines.append(f"- `{rec.task}` `{rec.language}` #{rec.id} @{det.first_confusion_char}: "
-                     f"{excerpt(rec.completion, det.first_confusion_char)}")
+    for rec, at in examples:
+        lines.append(f"- `{rec.task}` `{rec.language}` {rec.source} #{rec.id} @{at}: {excerpt(rec.completion, at)}")
     lines += ["", "LPR: line-level pass rate; WPR: word-level pass rate (reported for non-Latin scripts); "
               "LCPR: their harmonic mean (the benchmark's metrics, `lcb` profile). TLPO RPR: share of responses "
               "with no wrong-language character (`tlpo` profile).", ""]
