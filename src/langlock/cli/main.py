@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "langlock.cli.train_cmd",
     "langlock.cli.report_cmd",
     "langlock.cli.analyze_cmd",
+    "langlock.cli.sweep_cmd",
 )
 
 
