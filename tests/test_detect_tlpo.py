@@ -18,7 +18,7 @@ from langlock.detect import get_detector
 from langlock.detect import tlpo as F
 from langlock.detect import tlpo_tables as T
 from langlock.detect.result import Counts
-from langlock.errors import UsageError
+from langlock.errors import InputError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -347,5 +347,9 @@ def test_identical_verdicts_with_reference_large_sample(lcb_dir):
     _assert_same_as_reference(_sample(lcb_dir, per_cell=40))
 
 
-def test_counts_type():
+def test_counts_type_and_bad_input():
     assert isinstance(F.check_response("안녕", "ko"), Counts)
+    with pytest.raises(InputError):
+        get_detector("tlpo", "ko").detect(None)
+    with pytest.raises(InputError):
+        F.get_confusion_point(b"bytes", "ja")

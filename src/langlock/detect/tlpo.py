@@ -42,7 +42,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..languages import TLPO_LANGUAGES, check_language
 from . import tlpo_tables as T
 from .result import Counts, Detection, LineVerdict, Span, WordVerdict
@@ -484,7 +484,9 @@ class TLPODetector:
         return -1
 
     def _lines(self, text: str):
-        """Yield (line index, cleaned-line start, line, LaTeX-stripped line, its map, words, verdicts)."""
+        """Yield (offset map, line index, cleaned-line start, line, LaTeX-stripped line, its map, words,
+        verdicts) for every line left non-empty by the clean-up."""
+        _check_text(text)
         omap = _OffsetMap()
         clean = clean_text(text, omap)
         cache_get = self._words.get
@@ -509,6 +511,7 @@ class TLPODetector:
 
     def detect(self, text: str) -> Detection:
         """Judge one completion: counts, line and word verdicts, spans and the first confusion char."""
+        _check_text(text)
         lines_out: list[LineVerdict] = []
         spans: list[Span] = []
         records: list[_LineRecord] = []
@@ -569,6 +572,11 @@ class TLPODetector:
 
     def detect_many(self, texts: list[str]) -> list[Detection]:
         return [self.detect(t) for t in texts]
+
+
+def _check_text(text) -> None:
+    if not isinstance(text, str):
+        raise InputError(f"the tlpo detector judges text (str), got {type(text).__name__}")
 
 
 def _judge_chars(word: str, table: _CharTable) -> tuple[int, int, int]:
