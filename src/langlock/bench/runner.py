@@ -58,6 +58,7 @@ class BenchConfig:
     lcb_options: dict = field(default_factory=dict)
     progress: bool = True
     generate_only: bool = False
+    lock: dict | None = None  # hf: LanguageLock options {"language", "mode", "entropy_threshold"}
 
 
 def collect_prompts(cfg: BenchConfig) -> list[BenchPrompt]:
@@ -91,7 +92,9 @@ def build_generator(cfg: BenchConfig) -> Generator:
     if cfg.backend == "hf":
         return make_generator("hf", model=cfg.model, batch_size=cfg.batch_size, device=cfg.device,
                               max_batch_tokens=cfg.max_batch_tokens,
-                              dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads)
+                              dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads, lock=cfg.lock)
+    if cfg.lock:
+        raise UsageError("--lock works with --backend hf only")
     if cfg.backend == "openai":
         if not cfg.base_url or not cfg.model:
             raise UsageError("--backend openai needs --base-url URL and --model NAME (the server's model name)")
@@ -107,7 +110,8 @@ def build_generator(cfg: BenchConfig) -> Generator:
 def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
     """What must not change between a run and its resumption."""
     return {"model": model_label(cfg), "backend": cfg.backend, "settings": cfg.settings.to_dict(),
-            "chat_template_sha256": gen.describe().get("chat_template_sha256")}
+            "chat_template_sha256": gen.describe().get("chat_template_sha256"),
+            **({"lock": cfg.lock} if cfg.lock else {})}
 
 
 def _progress(total: int, enabled: bool):
@@ -134,8 +138,10 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         raise UsageError(f"--output-dir {out} exists and is not a directory")
     identity = run_identity(cfg, gen)
     run_file = out / "run.json"
+    started_with = gen.describe()
     if run_file.exists():
         old = json.loads(run_file.read_text(encoding="utf-8"))
+        started_with = old.get("generator", started_with)
         if old.get("identity") != identity:
             raise UsageError(f"{out} holds a run with other settings ({old.get('identity')}); "
                              "use another --output-dir")
@@ -191,6 +197,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         "generation": cfg.settings.to_dict(),
         "benchmark_standard_decoding": cfg.settings.is_benchmark_standard(),
         "generator": gen.describe(),
+        "generator_at_start": started_with,  # what generated the first completions (a resume may differ)
         "n_prompts": len(prompts), "n_generated_this_run": new,
         "generation_seconds_this_run": round(gen_seconds, 2),
         "hit_max_tokens": sum(1 for _, e in pairs if e.get("finish_reason") == "length"),
