@@ -204,3 +204,31 @@ def test_inside_model_generate(tok):
     assert len(locked) == 8 and not any(mask[t] for t in locked)
     # A threshold above any possible entropy (log V) leaves decoding exactly as it was.
     assert run(_Boost(latin), _lock(tok, entropy_threshold=math.log(len(tok)) + 1)) == [latin] * 8
+
+
+def test_hf_backend_lock_hook():
+    """`HFGenerator(lock=...)` puts the lock before its sampler: no Latin letter survives for ko."""
+    import re
+
+    from transformers import LlamaForCausalLM
+
+    from langlock.generate import GenerationSettings, PromptItem
+    from langlock.generate.hf import HFGenerator
+
+    from tiny_models import make_config, make_tokenizer
+
+    torch.manual_seed(0)
+    tok = make_tokenizer()
+    model = LlamaForCausalLM(make_config(vocab_size=len(tok))).eval()
+    prompts = [PromptItem(f"k{i}", "Say hello") for i in range(3)]
+    settings = GenerationSettings(max_new_tokens=12, temperature=1.0, top_p=1.0)
+
+    def run(**kw):
+        out = []
+        HFGenerator(model_obj=model, tokenizer=tok, **kw).generate(prompts, settings, out.append)
+        return [c.text for c in out]
+
+    plain, locked = run(), run(lock={"language": "ko"})
+    assert any(re.search("[A-Za-z]", t) for t in plain)  # the random model does emit Latin letters
+    assert not any(re.search("[A-Za-z]", t) for t in locked)
+    assert HFGenerator(model_obj=model, tokenizer=tok, lock={"language": "ko"}).describe()["lock"]["language"] == "ko"

@@ -103,7 +103,7 @@ class HFGenerator(Generator):
 
     def __init__(self, model=None, *, model_obj=None, tokenizer=None, batch_size: int = 8,
                  device: str = "cpu", dtype: str = "float32", cache_dir=None, chat_template: bool | None = None,
-                 threads: int | None = None, max_batch_tokens: int = 4096):
+                 threads: int | None = None, max_batch_tokens: int = 4096, lock: dict | None = None):
         if model_obj is None:
             from ..models import load_model_and_tokenizer
 
@@ -126,6 +126,11 @@ class HFGenerator(Generator):
         self.max_batch_tokens = max_batch_tokens
         self.device = device
         self.stop_ids = stop_token_ids(tokenizer, model_obj)
+        self.lock = None
+        if lock:  # {"language": "ko", "mode": ..., "entropy_threshold": ...}: a LanguageLock before sampling
+            from ..inference.lock import LanguageLock
+
+            self.lock = LanguageLock(tokenizer, **lock)
 
     def describe(self) -> dict:
         tmpl = getattr(self.tokenizer, "chat_template", None) if self.use_chat_template else None
@@ -140,6 +145,7 @@ class HFGenerator(Generator):
             "chat_template_sha256": hashlib.sha256(tmpl.encode()).hexdigest() if isinstance(tmpl, str) else None,
             "stop_token_ids": self.stop_ids,
             "torch_threads": _torch_threads(),
+            **({"lock": self.lock.describe()} if self.lock else {}),
         }
 
     def render(self, text: str, settings: GenerationSettings) -> list[int]:
@@ -190,7 +196,7 @@ class HFGenerator(Generator):
         sampler = SeededSampler(gens, settings.temperature, settings.top_p)
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
-                                      logits_processor=LogitsProcessorList([sampler]))
+                                      logits_processor=LogitsProcessorList([self.lock, sampler] if self.lock else [sampler]))
         new = out[:, input_ids.shape[1]:].tolist()
         results = []
         stops = set(self.stop_ids)
