@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from langlock.detect import get_detector  # noqa: E402
+from langlock.detect import tlpo as tlpo_fast  # noqa: E402
 from langlock.languages import TLPO_LANGUAGES  # noqa: E402
 
 import tlpo_reference  # noqa: E402
@@ -76,6 +77,17 @@ def main() -> None:
         )
         if bad:
             raise SystemExit(f"verdicts differ from the reference on {bad} completions")
+    words = list(tlpo_fast._LINGUA_CACHE)[:2000]
+    lingua = tlpo_fast._lingua()
+    _, lingua_cpu, _ = _timed(lingua.compute_language_confidence_values, words)
+    print(f"lingua: {len(tlpo_fast._LINGUA_CACHE)} distinct lower-cased words judged; "
+          f"{lingua_cpu / len(words) * 1e6:.0f} us cpu per call (2,000 of them timed again)")
+    texts = [text for _, text in rows[:1000]]
+    published = tlpo_reference.unit_word_regex()
+    _, pub_cpu, pub_out = _timed(lambda t: published.sub("", t), texts)
+    _, trie_cpu, trie_out = _timed(lambda t: tlpo_fast._UNIT_RE.sub("", t), texts)
+    print(f"unit-word regex: published form {pub_cpu / len(texts) * 1e6:.0f} us, trie "
+          f"{trie_cpu / len(texts) * 1e6:.0f} us per completion (identical output: {pub_out == trie_out})")
     print(
         f"RESULT tlpo_cold_per_s={min(cold_rates):.0f} tlpo_warm_per_s={min(warm_rates):.0f} "
         f"reference_per_s={min(ref_rates):.1f} speedup={min(speedups):.1f}"

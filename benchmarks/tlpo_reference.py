@@ -155,17 +155,22 @@ def _check_line(line: str, lang: str, ignore_english: bool) -> tuple[int, int]:
     return (1, 0) if n_pass >= n_fail else (0, 1)
 
 
-def remove_exceptions(text: str) -> str:
-    """Text clean-up of spec §2.4, one stage after the other."""
-    for ch in T.EXCEPTION_CHARACTERS:
-        text = text.replace(ch, "")
+def unit_word_regex() -> re.Pattern:
+    """The published unit-word pattern: one alternative per word, each with its own look-arounds."""
     parts = [
         r"(?<![a-zA-Z])(?:(?<=\d)|(?<=\s)|(?<=[^a-zA-Z0-9])|^)"
         + re.escape(word)
         + r"(?=[\d\s]|[^a-zA-Z0-9]|$)(?![a-zA-Z])"
         for word in T.exception_word_order()
     ]
-    text = re.sub("|".join(parts), "", text, flags=re.IGNORECASE)
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+def remove_exceptions(text: str) -> str:
+    """Text clean-up of spec §2.4, one stage after the other."""
+    for ch in T.EXCEPTION_CHARACTERS:
+        text = text.replace(ch, "")
+    text = unit_word_regex().sub("", text)
     text = re.sub(f"({T.EMAIL_PATTERN})|({T.URL_PATTERN})", "", text, flags=re.IGNORECASE)
     return re.sub(T.PHONETIC_CLASS, "", text)
 

@@ -150,20 +150,23 @@ def _lingua():
     return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
 
 
-_LINGUA_CACHE: dict[str, dict[str, float]] = {}
+_LINGUA_CACHE: dict[str, frozenset[str]] = {}
 
 
-def _lingua_confidences(word: str) -> dict[str, float]:
-    """lingua's confidences for `word`, memoised by its lower-case form: lingua lower-cases its input
-    before it computes anything, so "The" and "the" get the same values (checked in the tests)."""
+def _lingua_above_threshold(word: str) -> frozenset[str]:
+    """Codes of the languages whose lingua confidence for `word` exceeds the 0.1 threshold — all a verdict
+    needs. Memoised by the lower-case form: lingua lower-cases its input before it computes anything, so
+    "The" and "the" get the same values (checked in the tests)."""
     key = word.lower()
-    conf = _LINGUA_CACHE.get(key)
-    if conf is None:
+    codes = _LINGUA_CACHE.get(key)
+    if codes is None:
         if len(_LINGUA_CACHE) >= _LINGUA_CACHE_MAX:
             _LINGUA_CACHE.clear()
+        thr = T.LINGUA_THRESHOLD
         values = _lingua().compute_language_confidence_values(word)
-        conf = _LINGUA_CACHE[key] = {T.LINGUA_CODES[c.language.name]: c.value for c in values}
-    return conf
+        codes = frozenset(T.LINGUA_CODES[c.language.name] for c in values if c.value > thr)
+        _LINGUA_CACHE[key] = codes
+    return codes
 
 
 # ----------------------------------------------------------------------------------------------- cleaning
@@ -451,11 +454,10 @@ class TLPODetector:
         if self.latin:
             if not _letter_length_above_one(word):
                 return 0, 0, -1, 0
-            conf = _lingua_confidences(word)
-            thr = T.LINGUA_THRESHOLD
-            if conf.get(self.language, 0.0) > thr:
+            above = _lingua_above_threshold(word)
+            if self.language in above:
                 return 1, 0, -1, 1
-            english = conf.get("en", 0.0) > thr
+            english = "en" in above
             judged_strict = 0 if (capital and english) else 1
             if (self.ignore_english or capital) and english:
                 return 0, 0, -1, judged_strict
@@ -496,7 +498,9 @@ class TLPODetector:
         for index, line in enumerate(clean.split("\n")):
             if line:
                 stripped, words, lmap = _split_words(line, lang)
-                verdicts = [cache_get(w) or judge(w) for w in words]
+                verdicts = list(map(cache_get, words))
+                if None in verdicts:
+                    verdicts = [v or judge(w) for v, w in zip(verdicts, words)]
                 yield omap, index, clean_start, line, stripped, lmap, words, verdicts
             clean_start += len(line) + 1
 
