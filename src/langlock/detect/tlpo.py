@@ -408,25 +408,23 @@ class TLPODetector:
             mecab_wakati("")
 
     @classmethod
-    def cached(cls, language: str, **options) -> TLPODetector:
-        """The memoised detector for `language` and options (`ignore_english`, `find_fallback`)."""
-        unknown = set(options) - {"ignore_english", "find_fallback"}
+    def cached(
+        cls, language: str, *, ignore_english: bool = True, find_fallback: bool = True, **unknown
+    ) -> TLPODetector:
+        """The memoised detector for `language` and these options; `UsageError` for an unsupported language,
+        an unknown option or a non-boolean value."""
         if unknown:
             raise UsageError(
                 f"unknown option(s) for the tlpo profile: {', '.join(sorted(unknown))}; "
                 "known: ignore_english, find_fallback"
             )
-        for name, value in options.items():
+        for name, value in (("ignore_english", ignore_english), ("find_fallback", find_fallback)):
             if not isinstance(value, bool):
                 raise UsageError(f"tlpo option {name} must be true or false, got {value!r}")
-        key = (
-            check_language(language),
-            options.get("ignore_english", True),
-            options.get("find_fallback", True),
-        )
+        key = (check_language(language), ignore_english, find_fallback)
         inst = cls._instances.get(key)
         if inst is None:
-            inst = cls._instances[key] = cls(key[0], ignore_english=key[1], find_fallback=key[2])
+            inst = cls._instances[key] = cls(key[0], ignore_english=ignore_english, find_fallback=find_fallback)
         return inst
 
     def __repr__(self) -> str:
