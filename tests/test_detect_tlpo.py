@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from langlock.detect import get_detector
 from langlock.detect import tlpo as F
+from langlock.detect import tlpo_clean as C
 from langlock.detect import tlpo_tables as T
 from langlock.detect.result import Counts
 from langlock.errors import InputError, UsageError
@@ -150,7 +151,7 @@ def test_golden_aggregates_command_r_plus(lcb_dir, task, lang, ie, resp, line, w
 def test_find_fallback_false_consistent():
     # "ha" and "h" are units: the failing word becomes "jah-ah--yo", which find() cannot see in the original
     text = "안녕하세요 jah-ah-ha-yo 반갑습니다 abc"
-    assert F.clean_text(text) == "안녕하세요 jah-ah--yo 반갑습니다 abc"
+    assert C.clean_text(text) == "안녕하세요 jah-ah--yo 반갑습니다 abc"
     assert F.check_response(text, "ko", False).as_tuple() == (0, 1, 0, 0, 2, 2)
     # faithful: the scan starts at text[-1] ("c" fails) and reports "consistent"
     assert F.get_confusion_point(text, "ko", False) == -1
@@ -186,7 +187,7 @@ def test_uppercase_first_rule():
 def test_cpp_alternation_order_is_pinned():
     assert T.exception_word_order().index("c++") < T.exception_word_order().index("c")
     # "c++" is deleted whole, so the Hangul on both sides join into one word
-    assert F.clean_text("안녕c++하세요") == "안녕하세요"
+    assert C.clean_text("안녕c++하세요") == "안녕하세요"
     assert F.check_response("안녕c++하세요", "ko").as_tuple() == (1, 0, 0, 0, 1, 0)
     assert R.check_response("안녕c++하세요", "ko") == (1, 0, 0, 0, 1, 0)
 
@@ -223,15 +224,15 @@ def _published_unit_regex() -> re.Pattern:
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=_TRICKY, max_size=30))
 def test_unit_trie_equals_published_alternation(s):
-    assert F._UNIT_RE.sub("", s) == _published_unit_regex().sub("", s)
+    assert C._UNIT_RE.sub("", s) == _published_unit_regex().sub("", s)
 
 
 def test_cleaning_equals_reference_on_lcb_outputs(lcb_dir):
     for model in ("command-r-plus", "llama-2-instruct"):
         for row in _outputs(lcb_dir, model)[::25]:
             text = row["completion"]
-            omap = F._OffsetMap()
-            clean = F.clean_text(text, omap)
+            omap = C.OffsetMap()
+            clean = C.clean_text(text, omap)
             assert clean == R.remove_exceptions(text)
             assert clean.count("\n") == text.count("\n")
             # every kept character maps back to itself

@@ -39,7 +39,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from bisect import bisect_right
 from collections.abc import Sequence
 
 from ..errors import InputError, UsageError
@@ -47,6 +46,7 @@ from ..languages import TLPO_LANGUAGES, check_language
 from . import tlpo_tables as T
 from .result import Counts, Detection, LineVerdict, Span, WordVerdict
 from .segment import jieba_cut, mecab_wakati
+from .tlpo_clean import OffsetMap, clean_text, edit
 
 _IGNORE, _PASS, _FAIL = 0, 1, 2
 _WORD_CACHE_MAX = 400_000
@@ -169,112 +169,20 @@ def _lingua_above_threshold(word: str) -> frozenset[str]:
     return codes
 
 
-# ----------------------------------------------------------------------------------------------- cleaning
-
-
-def _trie_pattern(words: list[str]) -> str:
-    """An alternation equivalent to trying `words` in order, written as a trie (greedy: longer first)."""
-    trie: dict = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict) -> str:
-        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = "(?:" + "|".join(alts) + ")"
-        return body + "?" if "" in node else body
-
-    return emit(trie)
-
-
-# The published pattern per word is (?<![a-zA-Z])(?:(?<=\d)|(?<=\s)|(?<=[^a-zA-Z0-9])|^)WORD
-# (?=[\d\s]|[^a-zA-Z0-9]|$)(?![a-zA-Z]); its before/after conditions reduce exactly to "no [a-zA-Z] before /
-# after" (a non-letter neighbour is a digit or a non-alphanumeric). Tested against the literal form.
-_UNIT_RE = re.compile(
-    r"(?=[a-z°μ])(?<![a-zA-Z])" + _trie_pattern(T.exception_word_order()) + r"(?![a-zA-Z])", re.IGNORECASE
-)
-_EXC_CHARS_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(T.EXCEPTION_CHARACTERS)) + "]")
-_EMAIL_URL_RE = re.compile(f"({T.EMAIL_PATTERN})|({T.URL_PATTERN})", re.IGNORECASE)
-_PHONETIC_RE = re.compile(T.PHONETIC_CLASS)
 _LATEX_RE = re.compile(T.LATEX_PATTERN)
 _WORD_RE = re.compile(T.WORD_PATTERN)
-
-
-class _OffsetMap:
-    """Maps positions in a text with spans deleted (or replaced) back to the text before.
-
-    Stages are applied in order; `to_source` undoes them in reverse. Each stage holds, for every edit, its
-    start in the output and the cumulative number of characters removed up to and including it.
-    """
-
-    __slots__ = ("stages",)
-
-    def __init__(self):
-        self.stages: list[tuple[list[int], list[int]]] = []
-
-    def add(self, spans: list[tuple[int, int]], replacement_len: int = 0) -> None:
-        out_starts, cum = [], []
-        removed = 0
-        for start, end in spans:
-            out_starts.append(start - removed + replacement_len)
-            removed += end - start - replacement_len
-            cum.append(removed)
-        self.stages.append((out_starts, cum))
-
-    def to_source(self, pos: int) -> int:
-        for out_starts, cum in reversed(self.stages):
-            k = bisect_right(out_starts, pos)
-            if k:
-                pos += cum[k - 1]
-        return pos
-
-
-def _edit(pattern: re.Pattern, text: str, omap: _OffsetMap | None, repl: str = "") -> str:
-    """`pattern.sub(repl, text)`, recording the edited spans in `omap`."""
-    spans = [m.span() for m in pattern.finditer(text)]
-    if not spans:
-        return text
-    pieces, last = [], 0
-    for start, end in spans:
-        pieces.append(text[last:start])
-        pieces.append(repl)
-        last = end
-    pieces.append(text[last:])
-    if omap is not None:
-        omap.add(spans, len(repl))
-    return "".join(pieces)
-
-
-def _has_url_hint(text: str) -> bool:
-    """Whether the URL pattern could match: it needs "http" or "www" in some letter case (no non-ASCII
-    character matches h, t, p or w case-insensitively; checked in the tests)."""
-    low = text.lower()
-    return "http" in low or "www" in low
-
-
-def clean_text(text: str, omap: _OffsetMap | None = None) -> str:
-    """The published `_remove_exceptions` (spec §2.4), same stages in the same order."""
-    text = _edit(_EXC_CHARS_RE, text, omap)
-    text = _edit(_UNIT_RE, text, omap)
-    if "@" in text or _has_url_hint(text):
-        text = _edit(_EMAIL_URL_RE, text, omap)
-    return _edit(_PHONETIC_RE, text, omap)
 
 
 # ------------------------------------------------------------------------------------------------- words
 
 
-def _split_words(line: str, lang: str) -> tuple[str, list[str], _OffsetMap | None]:
+def _split_words(line: str, lang: str) -> tuple[str, list[str], OffsetMap | None]:
     """The published `_split_line_into_words`: LaTeX commands become spaces, then jieba (zh), MeCab (ja) or
     the word regex. Also returns the LaTeX-stripped line and its map back to `line` (None: unchanged)."""
     lmap = None
     if "\\" in line:
-        lmap = _OffsetMap()
-        line = _edit(_LATEX_RE, line, lmap, " ")
+        lmap = OffsetMap()
+        line = edit(_LATEX_RE, line, lmap, " ")
         if not lmap.stages:
             lmap = None
     if lang == "zh":
@@ -307,7 +215,7 @@ class _LineRecord:
         self.words, self.verdicts, self.lang = words, verdicts, lang
         self._starts = None
 
-    def source_pos(self, i: int, k: int, omap: _OffsetMap) -> int:
+    def source_pos(self, i: int, k: int, omap: OffsetMap) -> int:
         """Position in the original text of character `k` of word `i`, or -1 if the word was not found."""
         if self._starts is None:
             self._starts = _word_starts(self.line, self.words, self.lang)
@@ -320,7 +228,7 @@ class _LineRecord:
         pos += self.clean_start
         return omap.to_source(pos) if omap.stages else pos
 
-    def span(self, i: int, omap: _OffsetMap) -> tuple[int, int]:
+    def span(self, i: int, omap: OffsetMap) -> tuple[int, int]:
         """(start, end) in the original text of word `i`, or (-1, -1)."""
         start = self.source_pos(i, 0, omap)
         if start < 0:
@@ -334,7 +242,7 @@ class _LazyWords(Sequence):
 
     __slots__ = ("_records", "_omap", "_items")
 
-    def __init__(self, records: list[_LineRecord], omap: _OffsetMap):
+    def __init__(self, records: list[_LineRecord], omap: OffsetMap):
         self._records, self._omap, self._items = records, omap, None
 
     def _all(self) -> tuple[WordVerdict, ...]:
@@ -468,7 +376,7 @@ class TLPODetector:
 
     # ------------------------------------------------------------------------------------------ scanning
 
-    def _locate(self, text: str, word: str, offset: int, rec: _LineRecord, i: int, omap: _OffsetMap) -> int:
+    def _locate(self, text: str, word: str, offset: int, rec: _LineRecord, i: int, omap: OffsetMap) -> int:
         """The confusion point in `text` for the first failing word, word `i` of `rec` (spec §2.7)."""
         if not self.find_fallback:
             pos = rec.source_pos(i, 0 if self.latin else offset, omap)
@@ -487,7 +395,7 @@ class TLPODetector:
         """Yield (offset map, line index, cleaned-line start, line, LaTeX-stripped line, its map, words,
         verdicts) for every line left non-empty by the clean-up."""
         _check_text(text)
-        omap = _OffsetMap()
+        omap = OffsetMap()
         clean = clean_text(text, omap)
         cache_get = self._words.get
         judge = self._word
@@ -568,7 +476,7 @@ class TLPODetector:
             counts=Counts(int(status == "pass"), int(status == "fail"), lp_total, lf_total, wp_total, wf_total),
             line_acc=lp_total / n_lines if n_lines else 1.0,
             lines=tuple(lines_out),
-            words=_LazyWords(records, omap or _OffsetMap()),
+            words=_LazyWords(records, omap or OffsetMap()),
             spans=tuple(spans),
         )
 
