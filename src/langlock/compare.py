@@ -77,9 +77,11 @@ class CompareConfig:
     eval_top_p: float = 0.75
     retention: bool = True
     retention_limit: int | None = None  # items per (kind, language) of builtin-retention (None: all)
+    retention_langs: str | None = None  # comma-separated languages of builtin-retention (None: all)
     batch_size: int = 8
     dtype: str = "float32"
     device: str = "cpu"
+    threads: int | None = 1  # torch CPU threads; 1 avoids oversubscription on a shared machine (None: torch's)
 
     def __post_init__(self):
         from .languages import check_language
@@ -288,7 +290,7 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int) -> dict:
     settings = GenerationSettings(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature,
                                   top_p=cfg.eval_top_p, seed=seed)
     common = dict(model=model_path, settings=settings, batch_size=cfg.batch_size, device=cfg.device,
-                  dtype=cfg.dtype, progress=False, model_label=f"{out.parent.name}-{out.name}")
+                  dtype=cfg.dtype, threads=cfg.threads, progress=False, model_label=f"{out.parent.name}-{out.name}")
     langs = cfg.language if cfg.language == "en" else f"{cfg.language},en"
     bcfg = BenchConfig(output_dir=str(out / "eval" / "confusion"), suite=cfg.eval_suite, lcb_dir=cfg.eval_lcb_dir,
                        langs=langs, limit=cfg.eval_limit, **common)
@@ -315,7 +317,8 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int) -> dict:
     m["mean_chars_target"] = sum(len(r.completion) for r in target) / max(1, len(target))
     if cfg.retention:
         rcfg = BenchConfig(output_dir=str(out / "eval" / "retention"), suite="builtin-retention",
-                           reference_model=str(cfg.model), limit=cfg.retention_limit, **common)
+                           reference_model=str(cfg.model), limit=cfg.retention_limit,
+                           langs=cfg.retention_langs, **common)
         summary = run_bench(rcfg, generator=gen)
         ret = summary["retention"]
         m["retention_acc"] = ret["accuracy"][-1]["accuracy"]
@@ -444,6 +447,10 @@ def run_compare(cfg: CompareConfig) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", asdict(cfg))
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     pairs_dir = build_data(cfg)
     per_run: dict[str, dict[int, dict]] = {}
     unavailable: dict[str, str] = {}
