@@ -170,6 +170,14 @@ def test_find_fallback_restarts_at_text_start():
     assert F.get_confusion_point(text, "ko", False, find_fallback=False) == 8
 
 
+def test_spec_sogoteki_example():
+    # spec §2.8: the units "s" and "g" go, "ōōteki" is not in the original; the rescan from index 0 finds the ō
+    text = "今日はsōgōteki です。"
+    assert C.clean_text(text) == "今日はōōteki です。"
+    assert F.get_confusion_point(text, "ja") == 4 == R.get_confusion_point(text, "ja")
+    assert F.check_response(text, "ja").as_tuple() == (0, 1, 0, 0, 3, 1)
+
+
 def test_find_matches_an_earlier_substring():
     # find() returns the first occurrence of the failing word anywhere: here inside the capitalised (hence
     # neutral) "Student", so the faithful confusion point lands in the wrong word
