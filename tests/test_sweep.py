@@ -87,6 +87,12 @@ def test_sweep_tiny_model_resumes_per_cell(tmp_path, capsys):
     assert "beams=2: generating 1 of 2" in err
     again = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
     assert [c["overall"] for c in again["cells"]] == [c["overall"] for c in data["cells"]]
+    # The report shows the sweep: its table and one plot per swept axis.
+    from langlock.report import build_report
+
+    page = build_report([out], tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Sweep: sweep" in page and "lock=suppress" in page
+    assert page.count("data:image/png;base64,") >= 4  # summary, per-language bars x2, axis plots
     # Another prompt set in the same folder is refused.
     other = list(argv)
     other[other.index("--limit") + 1] = "2"
