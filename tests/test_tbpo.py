@@ -251,3 +251,24 @@ def test_single_token_responses_make_token_level_equal_dpo(tmp_path):
     assert float(l_tbpo) == pytest.approx(float(l_dpo), abs=1e-5)
     for k in g_dpo:
         assert torch.allclose(g_tbpo[k], g_dpo[k], atol=1e-5, rtol=1e-4), k
+
+
+def test_tbpo_q_head_is_optimised_with_its_own_learning_rate(tmp_path):
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from langlock.baselines.tbpo_trainer import TBPOConfig, TBPOTrainer
+
+    path = tiny_model(tmp_path)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    args = TBPOConfig(**fast_args(tmp_path, max_steps=1, max_length=64, learning_rate=1e-3), tbpo_variant="q",
+                      baseline_mlp_dim=8, baseline_lr=0.05)
+    trainer = TBPOTrainer(model=model, ref_model=AutoModelForCausalLM.from_pretrained(path), args=args,
+                          train_dataset=Dataset.from_list(preference_rows()), processing_class=tok)
+    before = [p.detach().clone() for p in trainer.baseline_head.parameters()]
+    trainer.train()
+    head_group = [g for g in trainer.optimizer.param_groups if g["params"][0] is next(trainer.baseline_head.parameters())]
+    assert len(head_group) == 1 and head_group[0]["weight_decay"] == 0.0
+    after = list(trainer.baseline_head.parameters())
+    assert any(not torch.equal(b, a) for b, a in zip(before, after))
