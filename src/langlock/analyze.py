@@ -184,6 +184,7 @@ def trace(model, tokenizer, prompts, language_of, *, settings, batch_size: int =
                                                add_generation_prompt=True) if tokenizer.chat_template else p.prompt
                  for p in batch]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not tokenizer.chat_template)
+        enc = {k: v.to(model.device) for k, v in enc.items()}
         gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p in batch]
         config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=stops,
                                   pad_token_id=tokenizer.pad_token_id, return_dict_in_generate=True,

@@ -111,6 +111,7 @@ def generate_cell(model, tokenizer, prompts, cell: Cell, *, max_new_tokens: int,
             batch = group[start:start + batch_size]
             enc = tokenizer([render_prompt(tokenizer, p, cell.shots) for p in batch], return_tensors="pt",
                             padding=True, add_special_tokens=not template)
+            enc = {k: v.to(model.device) for k, v in enc.items()}
             config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                                       pad_token_id=tokenizer.pad_token_id, num_beams=cell.beams,
                                       early_stopping=cell.beams > 1)
