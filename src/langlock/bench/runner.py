@@ -221,7 +221,8 @@ def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = Non
     reports = {}
     import warnings
 
-    for profile, opts in (("lcb", lcb_options or {}), ("tlpo", {})):
+    # tlpo with English counted as confusion: a Korean prompt answered in English is what the benchmark measures.
+    for profile, opts in (("lcb", lcb_options or {}), ("tlpo", {"ignore_english": False})):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reports[profile] = (score_records(records, profile, **opts), detector_settings(profile, **opts))

@@ -69,13 +69,20 @@ def run(args) -> int:
         t = tlpo.get((r["task"], r["language"]), {})
         out.write(f"{r['task']:13s} {r['language']:5s} {r['n']:4d} {_pct(r['lpr']):>6s} {_pct(r['wpr']):>6s} "
                   f"{_pct(r.get('lcpr')):>6s} {_pct(t.get('rpr')):>8s}\n")
-    out.write("\nfirst confusion points (tlpo profile; ⟦ marks where the wrong language starts):\n")
+    out.write("\nfirst confusion points (completions the benchmark's metric flags; ⟦ marks the first "
+              "wrong-language character):\n")
     shown = 0
-    with open(Path(args.output_dir) / "tlpo" / "samples.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            det = row.get("detection") or {}
-            at = det.get("first_confusion_char", -1)
+    run_dir = Path(args.output_dir)
+    with open(run_dir / "lcb" / "samples.jsonl", encoding="utf-8") as fl, \
+            open(run_dir / "tlpo" / "samples.jsonl", encoding="utf-8") as ft:
+        for line_l, line_t in zip(fl, ft):
+            row, det_l = json.loads(line_l), json.loads(line_l).get("detection") or {}
+            det_t = json.loads(line_t).get("detection") or {}
+            if det_l.get("status") != "fail":
+                continue
+            at = det_t.get("first_confusion_char", -1) if det_t.get("status") == "fail" else -1
+            if at is None or at < 0:
+                at = det_l.get("first_confusion_char", -1)
             if at is None or at < 0:
                 continue
             out.write(f"  {row['task'][:5]} {row['language']} #{row['id']:>2s} @{at:3d}  "
