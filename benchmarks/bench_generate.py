@@ -4,7 +4,7 @@ Both modes complete the same prompts with the same settings and per-prompt seeds
 completions and the same number of tokens); the ratio of generated tokens per second is the speedup. Rounds
 alternate batched and sequential passes so background load affects both alike.
 
-    .venv/bin/python benchmarks/bench_generate.py [--prompts 16] [--batch-size 16] [--max-new-tokens 48]
+    .venv/bin/python benchmarks/bench_generate.py [--prompts 32] [--batch-size 32] [--max-new-tokens 48] [--threads 2]
 
 Last line: RESULT speedup=<batched tok/s ÷ sequential tok/s> batched_tok_s=… sequential_tok_s=… …
 """
@@ -21,8 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--prompts", type=int, default=16)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--prompts", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
