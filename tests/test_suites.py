@@ -100,6 +100,14 @@ def test_retention_tasks_are_seeded_and_checkable():
         assert not check(p, bad), (p, bad)
 
 
+def test_retention_count_rejects_counting_past_the_end():
+    p = next(p for p in retention_prompts(seed=0) if p.meta["kind"] == "count")
+    a, b = p.meta["answer"][0], p.meta["answer"][-1]
+    run = ", ".join(str(i) for i in range(a, b + 1))
+    assert check(p, f"Sure: {run}.")
+    assert not check(p, f"{run}, {b + 1}, {b + 2}")
+
+
 def test_retention_arith_accepts_number_words_and_operands_are_words():
     from num2words import num2words
 

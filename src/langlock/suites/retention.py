@@ -66,7 +66,9 @@ def check(prompt: BenchPrompt, completion: str) -> bool:
     if kind == "count":
         nums = [int(x) for x in re.findall(r"\d+", completion)]
         n = len(answer)
-        return any(nums[i:i + n] == answer for i in range(len(nums) - n + 1))
+        # the run a..b, not continued past b (counting on to b+1 is not following the instruction)
+        return any(nums[i:i + n] == answer and (i + n == len(nums) or nums[i + n] != answer[-1] + 1)
+                   for i in range(len(nums) - n + 1))
     raise ValueError(f"unknown retention task kind {kind!r}")
 
 
@@ -129,8 +131,8 @@ def retention_kl(model, reference, tokenizer, items=None, use_chat_template: boo
         answer_ids = tokenizer(item["answer"], add_special_tokens=False)["input_ids"]
         ids = torch.tensor([prompt_ids + answer_ids])
         with torch.inference_mode():
-            lp = model(input_ids=ids).logits[0]
-            lq = reference(input_ids=ids).logits[0]
+            lp = model(input_ids=ids.to(model.device)).logits[0].float().cpu()
+            lq = reference(input_ids=ids.to(reference.device)).logits[0].float().cpu()
         start = len(prompt_ids) - 1
         kl = kl_divergence(lp[start:start + len(answer_ids)], lq[start:start + len(answer_ids)])
         per.append({"prompt": item["prompt"], "kl_mean": float(kl.mean()), "n_tokens": len(answer_ids)})
