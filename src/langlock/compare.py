@@ -43,6 +43,7 @@ METRICS = {
     "en_lpr": ("English LPR (LCB)", True),
     "retention_acc": ("retention accuracy", True),
     "kl_en": ("KL(model||base), English", False),
+    "mean_chars_target": ("answer length (chars)", None),  # shorter answers have fewer chances to drift
 }
 #: two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30 (beyond: 1.96)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -372,12 +373,14 @@ def summarize(cfg: CompareConfig, per_run: dict[str, dict[int, dict]], unavailab
     return {"config": asdict(cfg), "metrics": {k: v[0] for k, v in METRICS.items()}, "rows": rows}
 
 
-def _fmt(cell: dict, scale: float) -> str:
+def _fmt(cell: dict, key: str) -> str:
+    """Rates in %, one decimal; KL with four decimals; lengths with one."""
     if cell["mean"] is None:
         return "–"
-    s = f"{cell['mean'] * scale:.1f}" if scale != 1 else f"{cell['mean']:.4f}"
+    scale, digits = {"kl_en": (1, 4), "mean_chars_target": (1, 1)}.get(key, (100, 1))
+    s = f"{cell['mean'] * scale:.{digits}f}"
     if cell["ci95"] is not None:
-        s += f" ± {cell['ci95'] * scale:.1f}" if scale != 1 else f" ± {cell['ci95']:.4f}"
+        s += f" ± {cell['ci95'] * scale:.{digits}f}"
     return s
 
 
@@ -390,7 +393,7 @@ def write_report(cfg: CompareConfig, summary: dict) -> None:
     keys = list(METRICS)
     head = "| method | " + " | ".join(METRICS[k][0] for k in keys) + " |"
     lines = [f"# langlock compare: {cfg.model}, target {cfg.language}, seeds {cfg.seeds}", "",
-             "Mean ± 95% t-interval over seeds; rates in %, KL in nats per token.", "", head,
+             "Mean ± 95% t-interval over seeds; rates in %, KL in nats per token, lengths in characters.", "", head,
              "|---|" + "---:|" * len(keys)]
     with atomic_open(out / "compare.csv") as fh:
         fh.write("method,metric,mean,ci95," + ",".join(f"seed{s}" for s in cfg.seeds) + "\n")
@@ -398,7 +401,7 @@ def write_report(cfg: CompareConfig, summary: dict) -> None:
             if "unavailable" in row:
                 lines.append(f"| {row['method']} | " + " | ".join("n/a" for _ in keys) + " |")
                 continue
-            cells = [_fmt(row[k], 1 if k == "kl_en" else 100) for k in keys]
+            cells = [_fmt(row[k], k) for k in keys]
             lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
             for k in keys:
                 c = row[k]
