@@ -1,6 +1,6 @@
 """A small, real layer-swap experiment on CPU (SmolLM2-135M-Instruct), end to end and resumable.
 
-    python -m langlock.merge.experiment --lang ko --out runs/merge_exp [--steps 60] [--n-eval 20]
+    python -m langlock.merge.experiment --lang ko --out runs/merge_exp [--steps 60] [--lr 3e-4] [--n-eval 20]
 
 1. base: the packaged SmolLM2-135M-Instruct (`langlock.models.resolve_model`, converted from its GGUF);
 2. language expert: LoRA SFT (TRL `SFTTrainer` + PEFT) on chatterbot-corpus conversations in the target
@@ -65,14 +65,14 @@ def task_sft_rows(n: int, seed: int = 12345) -> list[dict]:
     return rows
 
 
-def train_lora(base: Path, rows: list[dict], out: Path, steps: int, seed: int) -> None:
+def train_lora(base: Path, rows: list[dict], out: Path, steps: int, seed: int, lr: float = 3e-4) -> None:
     """LoRA SFT with TRL on CPU (loss on the completion only), adapter saved to `out`."""
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
     args = SFTConfig(output_dir=str(out) + ".trainer", max_steps=steps, per_device_train_batch_size=8,
-                     learning_rate=3e-4, lr_scheduler_type="constant", logging_steps=10, save_strategy="no",
+                     learning_rate=lr, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
                      report_to="none", use_cpu=True, bf16=False, seed=seed, max_length=128,
                      dataloader_num_workers=0, gradient_checkpointing=False)
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
@@ -118,6 +118,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lang", default="ko", choices=sorted(CHATTERBOT_DIRS))
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=60, help="LoRA SFT steps per expert (batch 8)")
+    ap.add_argument("--lr", type=float, default=3e-4, help="LoRA learning rate (constant)")
     ap.add_argument("--n-eval", type=int, default=20, help="target-language arithmetic prompts")
     ap.add_argument("--task-examples", type=int, default=480)
     args = ap.parse_args(argv)
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
             if not (adapter / "adapter_model.safetensors").exists():
                 rows = rows_fn()
                 logger.info("training %s expert on %d rows for %d steps", name, len(rows), args.steps)
-                train_lora(base, rows, adapter, args.steps, seed)
+                train_lora(base, rows, adapter, args.steps, seed, args.lr)
             apply_adapter(base, adapter, merged)
         experts[name] = merged
 
