@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--random-init", metavar="DIR", help="build the model from DIR's config.json with random "
+                    "weights (timing does not depend on weight values; for machines without the weights)")
     args = ap.parse_args()
 
     import torch
@@ -62,10 +64,17 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rnd = random.Random(args.seed)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    model, tok, path = load_model_and_tokenizer(args.model, dtype="float32", device=args.device)
+    if args.random_init:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        path = args.random_init + " (random weights)"
+        tok = AutoTokenizer.from_pretrained(args.random_init)
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(args.random_init)).to(args.device).eval()
+    else:
+        model, tok, path = load_model_and_tokenizer(args.model, dtype="float32", device=args.device)
     reference = copy.deepcopy(model).eval()
     pad = tok.pad_token_id
-    det = get_detector("tlpo", args.lang, ignore_english=False)
+    det = None if args.random_init else get_detector("tlpo", args.lang, ignore_english=False)
     prompts = [p.prompt for p in load_suite("builtin-train", task="crosslingual", langs=[args.lang])]
     rnd.shuffle(prompts)
 
@@ -81,7 +90,7 @@ def main() -> None:
     for p_ids, row in zip(chat, out[:, ids.shape[1] :].tolist()):
         resp = [t for t in row if t != pad]
         text, offs = ops.incremental_offsets(tok, resp)
-        cp = det.detect(text).first_confusion_char
+        cp = -1 if args.random_init else det.detect(text).first_confusion_char  # random weights: random CPs
         t = ops.char_to_token(offs, cp) if cp >= 0 else -1
         if t < 0:
             t = rnd.randrange(1, max(2, len(resp)))
