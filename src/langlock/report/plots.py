@@ -76,10 +76,18 @@ def distributions(panels: dict[str, dict[str, list[float]]], title: str):
     for ax, (panel, groups) in zip(axes[0], panels.items()):
         finite = [v for vals in groups.values() for v in vals]
         lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-        bins = 30 if hi > lo else 1
+        hi = hi if hi > lo else lo + 1
+        log_x = lo >= 1 and hi / lo > 50  # heavy-tailed counts (nucleus sizes): log-spaced bins
+        if log_x:
+            import numpy as np
+
+            bins = np.geomspace(lo, hi, 31)
+            ax.set_xscale("log")
+        else:
+            bins = 30
         for k, (label, vals) in enumerate(groups.items()):
             if vals:
-                ax.hist(vals, bins=bins, range=(lo, hi if hi > lo else lo + 1), density=True, alpha=0.55,
+                ax.hist(vals, bins=bins, range=None if log_x else (lo, hi), density=True, alpha=0.55,
                         label=f"{label} (n={len(vals)})", color=_COLORS[(3 if k else 0) % len(_COLORS)])
         ax.set_title(panel)
         ax.set_ylabel("density")
