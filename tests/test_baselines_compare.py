@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 
 from _baseline_fixtures import tiny_model  # noqa: E402
-from langlock.compare import CompareConfig, mean_ci, run_compare  # noqa: E402
+from langlock.compare import CompareConfig, mean_ci, report_only, run_compare  # noqa: E402
 from langlock.errors import UsageError  # noqa: E402
 
 SAMPLES = [
@@ -83,6 +83,7 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     assert {p: p.stat().st_mtime_ns for p in logs} == logs
     assert {p: p.stat().st_mtime_ns for p in metrics} == metrics
     assert again["rows"][1]["rpr_ief"] == summary["rows"][1]["rpr_ief"]
+    assert report_only(cfg)["rows"] == summary["rows"]
 
 
 @pytest.mark.slow
@@ -113,3 +114,5 @@ def test_mean_ci_and_config_errors(tmp_path):
     from langlock.cli.main import main
 
     assert main(["compare", "--config", str(bad)]) == 2
+    bad.write_text(f"model: m\nlanguage: ko\noutput_dir: {tmp_path / 'empty'}\n")
+    assert main(["compare", "--config", str(bad), "--report-only"]) == 2

@@ -446,6 +446,24 @@ def _plot(cfg: CompareConfig, summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def report_only(cfg: CompareConfig) -> dict:
+    """Write the report from the evaluations already finished (no data, training or evaluation is run)."""
+    per_run: dict[str, dict[int, dict]] = {}
+    missing: dict[str, str] = {}
+    for method in cfg.methods:
+        for seed in cfg.seeds:
+            f = run_dir(cfg, method, seed) / "metrics.json"
+            if f.is_file():
+                per_run.setdefault(method, {})[seed] = json.loads(f.read_text(encoding="utf-8"))
+        if method not in per_run:
+            missing[method] = "no finished evaluation yet"
+    if not per_run:
+        raise UsageError(f"{cfg.output_dir}: no finished evaluation to report")
+    summary = summarize(cfg, per_run, missing)
+    write_report(cfg, summary)
+    return summary
+
+
 def run_compare(cfg: CompareConfig) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -478,4 +496,4 @@ def run_compare(cfg: CompareConfig) -> dict:
     return summary
 
 
-__all__ = ["METHODS", "METRICS", "CompareConfig", "mean_ci", "run_compare", "summarize"]
+__all__ = ["METHODS", "METRICS", "CompareConfig", "mean_ci", "report_only", "run_compare", "summarize"]

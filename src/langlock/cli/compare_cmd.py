@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output-dir", help="override the config's output_dir")
     p.add_argument("--methods", help="comma-separated subset of the config's methods")
     p.add_argument("--seeds", help="comma-separated seeds (override)")
+    p.add_argument("--report-only", action="store_true",
+                   help="only write the table and plot from the evaluations already finished")
     p.set_defaults(func=run)
 
 
@@ -38,10 +40,13 @@ def _ints(text: str | None):
 def run(args) -> int:
     from pathlib import Path
 
-    from ..compare import CompareConfig, run_compare
+    from ..compare import CompareConfig, report_only, run_compare
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     cfg = CompareConfig.from_yaml(args.config, output_dir=args.output_dir, methods=methods, seeds=_ints(args.seeds))
-    run_compare(cfg)
+    if args.report_only:
+        report_only(cfg)
+    else:
+        run_compare(cfg)
     print((Path(cfg.output_dir) / "compare.md").read_text(encoding="utf-8"))
     return 0
