@@ -21,7 +21,7 @@ PAGE = Template("""<!DOCTYPE html>
 body{font-family:-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK KR",sans-serif;margin:24px auto;
 max-width:1150px;color:#222;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:2px solid #4C72B0;padding-bottom:2px;margin-top:1.6em}
-table{border-collapse:collapse;margin:8px 0;font-size:.88em}th,td{border:1px solid #ccc;padding:3px 8px;
+table{border-collapse:collapse;margin:8px 0;font-size:.88em;display:block;overflow-x:auto;max-width:100%}th,td{border:1px solid #ccc;padding:3px 8px;
 text-align:right}th{background:#f0f3f8}td.l,th.l{text-align:left}.up{color:#1a7f37}.down{color:#c0392b}
 img{max-width:100%;margin:6px 0}.muted{color:#777;font-size:.85em}
 .ex{border:1px solid #ddd;border-radius:6px;padding:8px 12px;margin:10px 0;background:#fafafa}
