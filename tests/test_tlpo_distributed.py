@@ -1,4 +1,5 @@
-"""TLPO under `accelerate launch` with 2 CPU processes on gloo (slow): both ranks take the same optimiser
+"""TLPO under `accelerate launch --multi_gpu --num_processes 2` on a CPU-only run (`use_cpu=True`: DDP over
+gloo; accelerate refuses `--cpu` with several processes) (slow): both ranks take the same optimiser
 steps (DDP keeps the adapter identical), including steps where one rank found no confusion point."""
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def test_two_cpu_processes_with_accelerate(tmp_path):
     launcher = Path(sys.executable).with_name("accelerate")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+        [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
          "--dynamo_backend", "no", str(script), str(tok_dir), str(out), str(Path(__file__).parent)],
         capture_output=True, text=True, timeout=900, env=env,
     )
