@@ -1,5 +1,5 @@
 """TLPO under `accelerate launch --multi_gpu --num_processes 2` on a CPU-only run (`use_cpu=True`: DDP over
-gloo; accelerate refuses `--cpu` with several processes) (slow): both ranks take the same optimiser
+gloo; with `--cpu` accelerate starts a single process) (slow): both ranks take the same optimiser
 steps (DDP keeps the adapter identical), including steps where one rank found no confusion point."""
 
 from __future__ import annotations
