@@ -9,9 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _baseline_fixtures import preference_rows, tiny_model  # noqa: E402
 from langlock.baselines.trl_baselines import BaselineConfig, is_finished, train_baseline  # noqa: E402
 from langlock.errors import InputError, UsageError  # noqa: E402
+
+from _baseline_fixtures import preference_rows, tiny_model  # noqa: E402
 
 CASES = [  # (method, variant, lora): LoRA and full fine-tuning both covered
     ("sft", None, False),

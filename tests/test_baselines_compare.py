@@ -9,9 +9,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from _baseline_fixtures import tiny_model  # noqa: E402
 from langlock.compare import CompareConfig, mean_ci, report_only, run_compare  # noqa: E402
 from langlock.errors import UsageError  # noqa: E402
+
+from _baseline_fixtures import tiny_model  # noqa: E402
 
 SAMPLES = [
     ("안녕하세요?", ["네, 안녕하세요.", "Hello, nice to meet you."]),

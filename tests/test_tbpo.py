@@ -10,7 +10,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _baseline_fixtures import fast_args, preference_rows, tiny_model  # noqa: E402
 from langlock.baselines.tbpo import (  # noqa: E402
     Generator,
     baseline_log_weights,
@@ -25,6 +24,8 @@ from langlock.baselines.tbpo import (  # noqa: E402
     paired_mask,
     tbpo_loss,
 )
+
+from _baseline_fixtures import fast_args, preference_rows, tiny_model  # noqa: E402
 
 GENS = [
     Generator("logistic"),
