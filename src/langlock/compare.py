@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .errors import InputError, UsageError
+from .errors import UsageError
 from .io_utils import atomic_open, write_json_atomic
 
 METHODS = ("base", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
@@ -101,17 +101,10 @@ class CompareConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> CompareConfig:
-        import yaml
+        from .config_io import read_yaml
 
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"{p}: no such config file")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise InputError(f"{p}: malformed YAML: {err}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{p}: the config must be a mapping")
+        data = read_yaml(p)
         data.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)

@@ -102,17 +102,10 @@ class BaselineConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> BaselineConfig:
-        import yaml
+        from ..config_io import read_yaml
 
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"{p}: no such config file")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise InputError(f"{p}: malformed YAML: {err}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{p}: the config must be a mapping")
+        data = read_yaml(p)
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_mapping(data, str(p))
 

@@ -24,7 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 
 HELP = {
     "sft": "supervised fine-tuning on clean answers (TRL SFTTrainer)",
@@ -48,23 +48,9 @@ def register_methods(methods) -> None:
 
 
 def read_config(path: str, overrides: list[str]) -> dict:
-    import yaml
+    from ..config_io import apply_overrides, read_yaml
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{path}: no such config file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: the config must be a mapping of keys to values")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"override {item!r} is not KEY=VALUE")
-        data[key.strip()] = yaml.safe_load(value)
-    return data
+    return apply_overrides(read_yaml(path), overrides)
 
 
 def run(args) -> int:

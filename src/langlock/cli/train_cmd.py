@@ -59,24 +59,10 @@ def register(sub) -> None:
 
 
 def _read_config(path: str, overrides: list[str]) -> tuple[dict, str]:
-    import yaml
+    from ..config_io import apply_overrides, read_yaml_text
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{path}: no such config file")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: the config must be a mapping of keys to values")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"override {item!r} is not KEY=VALUE")
-        data[key.strip()] = yaml.safe_load(value)
-    return data, text
+    data, text = read_yaml_text(path)
+    return apply_overrides(data, overrides), text
 
 
 def split_config(data: dict) -> tuple[dict, dict]:

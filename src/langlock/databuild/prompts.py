@@ -69,17 +69,10 @@ class FilterRules:
         """Defaults overridden by the keys of a YAML or JSON mapping; unknown keys are an error."""
         if path is None:
             return cls()
-        import yaml
+        from ..config_io import read_yaml
 
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"{p}: no such rules file")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise InputError(f"{p}: malformed rules file: {err}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{p}: rules must be a mapping of field: value")
+        data = read_yaml(p, "rules file")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
