@@ -16,7 +16,7 @@ from langlock.bench.runner import BenchConfig, run_bench
 from langlock.cli.main import main
 from langlock.generate import GenerationSettings
 
-from tiny_models import make_model_dir, write_gguf
+from tiny_models import make_adapter_dir, make_model_dir, write_gguf
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = dict(max_new_tokens=16, temperature=0.7, top_p=0.9, seed=11)
@@ -191,3 +191,22 @@ def test_retention_suite_reports_accuracy_and_kl(tiny_dir, tmp_path):
     csv_text = (tmp_path / "diff" / "metrics.csv").read_text()
     assert "kl_mean" in csv_text and "accuracy" in csv_text
     assert "KL(model" in (tmp_path / "diff" / "report.md").read_text()
+
+
+def test_bench_accepts_a_lora_adapter_directory(tiny_dir, tmp_path):
+    """`--model RUN/model` (a PEFT adapter) generates exactly what the merged model generates."""
+    adapter = tmp_path / "tlpo-run" / "model"
+    make_adapter_dir(tiny_dir, adapter, seed=2)
+    merged = tmp_path / "merged"
+    assert main(["merge", "apply-adapter", str(tiny_dir), str(adapter), str(merged)]) == 0
+    assert main(bench_args(adapter, tmp_path / "a")) == 0
+    assert main(bench_args(merged, tmp_path / "m")) == 0
+    base = tmp_path / "b"
+    assert main(bench_args(tiny_dir, base)) == 0
+
+    def completions(d):
+        return [json.loads(x)["completion"] for x in (d / "generations.jsonl").read_text("utf-8").splitlines()]
+
+    assert completions(tmp_path / "a") == completions(tmp_path / "m")
+    assert completions(tmp_path / "a") != completions(base)
+    assert json.loads((tmp_path / "a" / "results.json").read_text("utf-8"))["model"] == "tlpo-run-adapter"

@@ -11,7 +11,7 @@ from langlock.errors import InputError, UsageError
 from langlock.models import default_cache_dir, resolve_model
 from langlock.models import gguf as gguf_mod
 
-from tiny_models import CHAT_TEMPLATE, make_model_dir, write_gguf
+from tiny_models import CHAT_TEMPLATE, make_adapter_dir, make_model_dir, write_gguf
 
 
 def test_hf_directory_is_returned_as_is(tmp_path):
@@ -136,3 +136,46 @@ def test_packaged_smollm2_converts_and_matches_gguf_logits(tmp_path):
                                   return_tensors="pt", return_dict=True)
     with torch.no_grad():
         assert torch.equal(model(**ids).logits, ref(**ids).logits)
+
+
+# ------------------------------------------------------------------------------------- LoRA adapter directories
+
+
+def _tiny_adapter(tmp_path, base):
+    adapter = tmp_path / "run" / "model"
+    return make_adapter_dir(base, adapter, seed=5), adapter
+
+
+def test_adapter_directory_loads_merged_into_its_base(tmp_path):
+    import torch
+
+    from langlock.models import load_model_and_tokenizer
+
+    base = make_model_dir(tmp_path / "base")
+    peft_model, adapter = _tiny_adapter(tmp_path, base)
+    model, tok, path = load_model_and_tokenizer(adapter)
+    assert path == adapter and tok.pad_token is not None
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    ids = torch.tensor([[1, 40, 41, 42]])
+    with torch.no_grad():
+        want = peft_model.eval()(ids).logits
+        got = model(ids).logits
+        plain = load_model_and_tokenizer(base)[0](ids).logits
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(got, plain, atol=1e-4)  # the adapter was applied, not ignored
+
+
+def test_adapter_without_weights_or_base_is_an_input_error(tmp_path):
+    from langlock.models import load_model_and_tokenizer
+
+    base = make_model_dir(tmp_path / "base")
+    _, adapter = _tiny_adapter(tmp_path, base)
+    (adapter / "adapter_model.safetensors").rename(adapter / "weights.bak")
+    with pytest.raises(InputError, match="no adapter_model.safetensors"):
+        load_model_and_tokenizer(adapter)
+    (adapter / "weights.bak").rename(adapter / "adapter_model.safetensors")
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = str(tmp_path / "gone")
+    (adapter / "adapter_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match="does not exist"):
+        load_model_and_tokenizer(adapter)

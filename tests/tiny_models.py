@@ -139,3 +139,17 @@ def write_gguf(path: Path, arch: str = "llama", seed: int = 0, tensors: bool = T
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def make_adapter_dir(base: Path, path: Path, seed: int = 0):
+    """Save a random (non-zero) LoRA adapter for the tiny model in `base` into `path`; returns the PEFT model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                                LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                           init_lora_weights=False))
+    peft_model.save_pretrained(path)
+    return peft_model

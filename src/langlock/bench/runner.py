@@ -82,7 +82,10 @@ def model_label(cfg: BenchConfig) -> str:
         return cfg.model or "openai"
     if cfg.backend == "file":
         return "file"
-    name = Path(str(cfg.model)).name
+    path = Path(str(cfg.model))
+    name = path.name
+    if name == "model" and (path / "adapter_config.json").is_file():
+        return f"{path.parent.name}-adapter"  # a training run's OUTPUT_DIR/model
     return name[:-5] if name.lower().endswith(".gguf") else name
 
 

@@ -12,6 +12,7 @@ Examples:
     langlock bench --backend openai --base-url http://127.0.0.1:8080/v1 --model served-name --suite builtin-confusion -o runs/x
     langlock bench --backend file --completions outputs.csv --lcb-dir ../shared/lcb/test_sets -o runs/scored
     langlock bench --model runs/fixed --reference-model smollm2-135m-instruct --suite builtin-retention -o runs/ret
+    langlock bench --model runs/tlpo-smollm2-135m-ko/model --lcb-dir ../shared/lcb/test_sets --langs ko -o runs/after
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="generate with a model and measure its language confusion",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     w = p.add_argument_group("what to run")
-    w.add_argument("--model", help="HF model directory, .gguf file, short name (smollm2-135m-instruct, "
-                                   "gemma3-270m) or, with --backend openai, the served model name")
+    w.add_argument("--model", help="HF model directory, LoRA adapter directory (merged into its base), .gguf "
+                                   "file, short name (smollm2-135m-instruct, gemma3-270m) or, with --backend openai, the served model name")
     w.add_argument("--lcb-dir", metavar="DIR", help="the benchmark's test_sets folder")
     w.add_argument("--suite", choices=("builtin-confusion", "builtin-retention"), help="a built-in suite")
     w.add_argument("--task", default="all", choices=("monolingual", "crosslingual", "all"))

@@ -1,14 +1,43 @@
-"""Load a resolved model and its tokenizer with transformers (local files only, no remote code)."""
+"""Load a resolved model and its tokenizer with transformers (local files only, no remote code).
+
+A PEFT LoRA adapter directory (`adapter_config.json`, no `config.json`) is accepted wherever a model is: its
+base (`base_model_name_or_path`, or `base` when given) is resolved like any model, the adapter applied and
+merged, so `langlock bench --model runs/tlpo/model` evaluates a training run's output directly.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from .resolve import resolve_model
 
 _DTYPES = ("float32", "bfloat16", "float16", "auto")
+
+
+def adapter_dir(spec: str | os.PathLike) -> Path | None:
+    """`spec` as a PEFT adapter directory (has adapter_config.json, no config.json), else None."""
+    path = Path(os.fspath(spec)).expanduser()
+    if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+        return path
+    return None
+
+
+def adapter_base(adapter: Path) -> str:
+    """The base model an adapter was trained on (`base_model_name_or_path` of its adapter_config.json)."""
+    cfg_path = adapter / "adapter_config.json"
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"{cfg_path}: unreadable ({err})") from None
+    base = cfg.get("base_model_name_or_path") if isinstance(cfg, dict) else None
+    if not base:
+        raise InputError(f"{cfg_path}: no base_model_name_or_path; merge it first with langlock merge apply-adapter")
+    if not (adapter / "adapter_model.safetensors").is_file():
+        raise InputError(f"{adapter}: no adapter_model.safetensors (pickled adapters are not loaded)")
+    return str(base)
 
 
 def load_model_and_tokenizer(
@@ -17,23 +46,34 @@ def load_model_and_tokenizer(
     device: str = "cpu",
     cache_dir: str | os.PathLike | None = None,
 ):
-    """Resolve `spec` (see `resolve_model`) and return `(model, tokenizer, path)`, the model in eval mode.
+    """Resolve `spec` (see `resolve_model`; or a LoRA adapter directory) and return `(model, tokenizer, path)`.
 
-    The tokenizer gets a pad token (EOS) if it has none; padding side is left to the caller.
+    The model is in eval mode; an adapter is merged into its base. The tokenizer (the adapter's own when it
+    saved one) gets a pad token (EOS) if it has none; padding side is left to the caller.
     """
     if dtype not in _DTYPES:
         raise UsageError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
-    path: Path = resolve_model(spec, cache_dir)
+    adapter = adapter_dir(spec)
+    path: Path = resolve_model(adapter_base(adapter) if adapter else spec, cache_dir)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+    tok_dir = adapter if adapter and (adapter / "tokenizer_config.json").is_file() else path
+    tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True, trust_remote_code=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch_dtype, local_files_only=True, trust_remote_code=False
     )
+    if adapter:
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, adapter, is_trainable=False).merge_and_unload()
+        except (RuntimeError, ValueError, KeyError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise InputError(f"{adapter}: adapter does not fit its base {path} ({first[:300]})") from None
     model.to(device)
     model.eval()
-    return model, tokenizer, path
+    return model, tokenizer, adapter or path
