@@ -117,3 +117,30 @@ def test_mean_ci_and_config_errors(tmp_path):
     assert main(["compare", "--config", str(bad)]) == 2
     bad.write_text(f"model: m\nlanguage: ko\noutput_dir: {tmp_path / 'empty'}\n")
     assert main(["compare", "--config", str(bad), "--report-only"]) == 2
+
+
+def test_compare_evaluates_checkpoints_trained_elsewhere(tmp_path):
+    """`checkpoints: {tlpo: DIR/seed{seed}/model}` evaluates those adapters per seed; no data is built."""
+    from tiny_models import make_adapter_dir
+
+    model = str(tiny_model(tmp_path))
+    for seed in (0, 1):
+        make_adapter_dir(model, tmp_path / "tlpo" / f"seed{seed}" / "model", seed=seed)
+    out = tmp_path / "cmp"
+    cfg = CompareConfig(model=model, language="ko", output_dir=str(out), methods=["base", "tlpo"], seeds=[0, 1],
+                        checkpoints={"tlpo": str(tmp_path / "tlpo" / "seed{seed}" / "model")},
+                        eval_limit=1, eval_max_new_tokens=6, retention_limit=1, batch_size=4)
+    assert not cfg.needs_data()
+    summary = run_compare(cfg)
+    rows = {r["method"]: r for r in summary["rows"]}
+    assert rows["tlpo"]["seeds"] == [0, 1]
+    assert all(v > 0 for v in rows["tlpo"]["kl_en"]["values"])  # the adapters were applied
+    assert not (out / "data").exists() and not (out / "runs" / "tlpo" / "seed0" / "train_log.json").exists()
+    with pytest.raises(UsageError, match="checkpoints for unknown"):
+        CompareConfig(model="m", language="ko", output_dir="o", checkpoints={"ppo": "x"})
+    from langlock.errors import InputError
+
+    cfg.checkpoints = {"tlpo": str(tmp_path / "missing{seed}")}
+    cfg.seeds = [5]
+    with pytest.raises(InputError, match="not a model or adapter directory"):
+        run_compare(cfg)

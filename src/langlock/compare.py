@@ -9,7 +9,11 @@ Stages (each skipped when its output is already there, so a rerun after a kill c
 2. training, per method × seed: `langlock.baselines.trl_baselines.train_baseline` (SFT, DPO, ORPO, GRPO,
    TBPO-Q, TBPO-A) or TLPO (`langlock.train`, when installed) — all with the same ``train`` settings
    (optimiser steps, prompts per step, LoRA or full, learning rate), overridable per method in
-   ``method_args``. ``base`` is the untrained model. A run with ``train_log.json`` is not retrained;
+   ``method_args``. ``base`` is the untrained model; ``lock`` is the untrained model decoded under a
+   `LanguageLock` for the target language (``lock_options``; evaluated on target-language prompts only). A run with ``train_log.json`` is not retrained; a method
+   listed in ``checkpoints`` is not trained here: that directory (model or LoRA adapter, ``{seed}`` filled
+   in) is evaluated, e.g. the outputs of ``langlock train tlpo`` with several seeds (stage 1 is skipped when
+   no method is trained here);
 3. evaluation, per method × seed, with identical settings for every method: generation on held-out prompts
    (``eval_suite`` or ``eval_lcb_dir``; target language + English) with `langlock.bench.runner.run_bench`
    (decoding seed = the run's seed), scored with the TLPO detector in both English settings and with the LCB
@@ -27,10 +31,12 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .io_utils import atomic_open, write_json_atomic
 
-METHODS = ("base", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
+METHODS = ("base", "lock", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
+#: methods that train nothing: the model as it is, and the model decoded under a LanguageLock
+UNTRAINED = ("base", "lock")
 #: metric key -> (column label, higher is better)
 METRICS = {
     "rpr_ief": ("RPR tlpo, English=confusion", True),
@@ -69,6 +75,11 @@ class CompareConfig:
     # training: BaselineConfig fields shared by every method, then per-method overrides
     train: dict = field(default_factory=lambda: {"max_steps": 20, "per_device_train_batch_size": 4, "lora": True})
     method_args: dict = field(default_factory=dict)
+    #: method -> model trained elsewhere (a model or LoRA adapter directory; "{seed}" is replaced by the seed),
+    #: evaluated instead of training that method here, e.g. {tlpo: runs/tlpo-ko/seed{seed}/model}
+    checkpoints: dict = field(default_factory=dict)
+    #: LanguageLock options of the ``lock`` method (`langlock.inference.lock.LanguageLock`; language = target)
+    lock_options: dict = field(default_factory=lambda: {"mode": "suppress"})
     # evaluation
     eval_suite: str | None = "builtin-confusion"
     eval_lcb_dir: str | None = None
@@ -95,9 +106,16 @@ class CompareConfig:
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):
             raise UsageError("set exactly one of eval_suite and eval_lcb_dir")
-        unknown = sorted(set(self.method_args) - set(METHODS))
-        if unknown:
-            raise UsageError(f"method_args for unknown method(s): {', '.join(unknown)}")
+        for key in ("method_args", "checkpoints"):
+            unknown = sorted(set(getattr(self, key)) - set(METHODS))
+            if unknown:
+                raise UsageError(f"{key} for unknown method(s): {', '.join(unknown)}")
+        if set(UNTRAINED) & set(self.checkpoints):
+            raise UsageError("checkpoints: 'base' and 'lock' train nothing; the model is given as model")
+
+    def needs_data(self) -> bool:
+        """Whether any selected method is trained here (and so needs the shared training data)."""
+        return any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> CompareConfig:
@@ -192,12 +210,19 @@ def baseline_config(cfg: CompareConfig, method: str, seed: int, pairs_dir: Path)
     )
 
 
-def train_method(cfg: CompareConfig, method: str, seed: int, pairs_dir: Path) -> tuple[str | None, str | None]:
+def train_method(cfg: CompareConfig, method: str, seed: int, pairs_dir: Path | None) -> tuple[str | None, str | None]:
     """Train one run unless finished; return (model path, reason it is unavailable)."""
     from .baselines.trl_baselines import is_finished, train_baseline
 
-    if method == "base":
+    if method in UNTRAINED:
         return str(cfg.model), None
+    if method in cfg.checkpoints:
+        path = Path(str(cfg.checkpoints[method]).replace("{seed}", str(seed))).expanduser()
+        if not ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
+            raise InputError(f"checkpoints.{method} for seed {seed}: {path} is not a model or adapter directory")
+        return str(path), None
+    if pairs_dir is None:
+        raise UsageError(f"{method}: no training data was built")
     out = run_dir(cfg, method, seed)
     if method == "tlpo":
         return _train_tlpo(cfg, seed, pairs_dir, out)
@@ -269,8 +294,13 @@ def _train_tlpo(cfg: CompareConfig, seed: int, pairs_dir: Path, out: Path) -> tu
 # ------------------------------------------------------------------------------------------------ 3. evaluate
 
 
-def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int) -> dict:
-    """Evaluate one model (see the module docstring); cached in OUT/metrics.json."""
+def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: dict | None = None) -> dict:
+    """Evaluate one model (see the module docstring); cached in OUT/metrics.json.
+
+    With `lock` (LanguageLock options for the target language) the model decodes under the lock, which only
+    makes sense for target-language requests: English prompts, English retention items and the KL (the
+    weights are unchanged) are left out.
+    """
     metrics_file = out / "metrics.json"
     if metrics_file.exists():
         return json.loads(metrics_file.read_text(encoding="utf-8"))
@@ -284,8 +314,9 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int) -> dict:
     settings = GenerationSettings(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature,
                                   top_p=cfg.eval_top_p, seed=seed)
     common = dict(model=model_path, settings=settings, batch_size=cfg.batch_size, device=cfg.device,
-                  dtype=cfg.dtype, threads=cfg.threads, progress=False, model_label=f"{out.parent.name}-{out.name}")
-    langs = cfg.language if cfg.language == "en" else f"{cfg.language},en"
+                  dtype=cfg.dtype, threads=cfg.threads, progress=False, model_label=f"{out.parent.name}-{out.name}",
+                  lock=lock)
+    langs = cfg.language if cfg.language == "en" or lock else f"{cfg.language},en"
     bcfg = BenchConfig(output_dir=str(out / "eval" / "confusion"), suite=cfg.eval_suite, lcb_dir=cfg.eval_lcb_dir,
                        langs=langs, limit=cfg.eval_limit, **common)
     gen = build_generator(bcfg)
@@ -311,8 +342,8 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int) -> dict:
     m["mean_chars_target"] = sum(len(r.completion) for r in target) / max(1, len(target))
     if cfg.retention:
         rcfg = BenchConfig(output_dir=str(out / "eval" / "retention"), suite="builtin-retention",
-                           reference_model=str(cfg.model), limit=cfg.retention_limit,
-                           langs=cfg.retention_langs, **common)
+                           reference_model=None if lock else str(cfg.model), limit=cfg.retention_limit,
+                           langs=cfg.language if lock else cfg.retention_langs, **common)
         summary = run_bench(rcfg, generator=gen)
         ret = summary["retention"]
         m["retention_acc"] = ret["accuracy"][-1]["accuracy"]
@@ -465,7 +496,7 @@ def run_compare(cfg: CompareConfig) -> dict:
         import torch
 
         torch.set_num_threads(cfg.threads)
-    pairs_dir = build_data(cfg)
+    pairs_dir = build_data(cfg) if cfg.needs_data() else None
     per_run: dict[str, dict[int, dict]] = {}
     unavailable: dict[str, str] = {}
     # seed-major: every method at seed 0, then every method at seed 1, ... so an interrupted run already
@@ -479,7 +510,8 @@ def run_compare(cfg: CompareConfig) -> dict:
                 unavailable[method] = reason
                 _say(f"{method}: skipped — {reason}")
                 continue
-            metrics = evaluate(cfg, model_path, run_dir(cfg, method, seed), seed)
+            lock = {**cfg.lock_options, "language": cfg.language} if method == "lock" else None
+            metrics = evaluate(cfg, model_path, run_dir(cfg, method, seed), seed, lock=lock)
             per_run.setdefault(method, {})[seed] = metrics
             _say(f"evaluated {method} seed {seed}: RPR(ief) {metrics.get('rpr_ief')}, retention "
                  f"{metrics.get('retention_acc')}")

@@ -1,12 +1,14 @@
-"""`langlock compare --config FILE`: base, TLPO, SFT, DPO, ORPO, GRPO, TBPO-Q, TBPO-A head to head.
+"""`langlock compare --config FILE`: base, LanguageLock, TLPO, SFT, DPO, ORPO, GRPO, TBPO-Q, TBPO-A head to head.
 
-Trains every selected method on the same model, prompts and budget, evaluates each with the same settings,
+Trains every selected method on the same model, prompts and budget (or takes models trained elsewhere from
+`checkpoints`, e.g. `langlock train tlpo` runs per seed), evaluates each with the same settings,
 and writes compare.md / compare.csv / compare.json / compare.png (mean and 95% interval over seeds) into the
 config's output_dir. Rerun the same command after an interruption: finished data, trainings and evaluations
 are reused. See configs/compare/*.yaml and docs/baselines.md.
 
 Example:
     langlock compare --config configs/compare/smollm2-ko.yaml
+    langlock compare --config configs/compare/smollm2-ko-tlpo-lcb.yaml   # evaluates runs/tlpo-*/seed{seed}/model
 """
 
 from __future__ import annotations
