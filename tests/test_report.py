@@ -76,3 +76,14 @@ def test_bad_input(tmp_path, capsys):
     (bad / "results.json").write_text("{not json", encoding="utf-8")
     assert main(["report", str(bad), "-o", str(tmp_path / "r.html")]) == 2
     assert not (tmp_path / "r.html").exists()
+
+
+def test_names_label_the_runs(tmp_path, capsys):
+    a = _scored_run(tmp_path / "x" / "confusion", BEFORE, "base")
+    b = _scored_run(tmp_path / "y" / "confusion", AFTER, "fixed")
+    out = tmp_path / "r.html"
+    assert main(["report", str(a), str(b), "--names", "before (base),TLPO", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "before (base)" in page and "TLPO" in page and "confusion (2)" not in page
+    assert main(["report", str(a), str(b), "--names", "only-one", "-o", str(tmp_path / "n.html")]) == 2
+    assert "1 name(s) for 2 run directories" in capsys.readouterr().err

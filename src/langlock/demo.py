@@ -170,9 +170,10 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
     summary = verify(s, adapter)
     runs = root / "verify" / "runs"
     _say("4/4 report")
-    report = build_report([diagnose_run, *(runs / m / f"seed{s.seed}" / "eval" / "confusion"
-                                           for m in ("base", "lock", "tlpo")), root / "tlpo"],
-                          root / "report.html", title=f"langlock demo: {s.model}, fixing {DEMO_LANGUAGE}")
+    verified = [runs / m / f"seed{s.seed}" / "eval" / "confusion" for m in ("base", "lock", "tlpo")]
+    report = build_report([*verified, root / "tlpo", diagnose_run], root / "report.html",
+                          title=f"langlock demo: {s.model}, fixing {DEMO_LANGUAGE}",
+                          names=["before (base)", "LanguageLock", "TLPO", "TLPO training", "diagnose (all languages)"])
     out.write(f"\nbefore/after on held-out prompts (target {DEMO_LANGUAGE}; RPR = responses with no wrong-language "
               "text, English counted as confusion; LPR/WPR = the benchmark's metric; retention = builtin-retention "
               "accuracy; KL = nats/token to the base on English prompts; the lock is judged on Korean requests "

@@ -17,6 +17,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (the first is the baseline)")
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default: report.html)")
+    p.add_argument("--names", help="comma-separated display names, one per RUN_DIR (default: directory names)")
     p.add_argument("--title", default="langlock report")
     p.add_argument("--examples", type=int, default=6, help="examples shown per run (default 6)")
     p.set_defaults(func=run)
@@ -28,6 +29,7 @@ def run(args) -> int:
 
     if args.examples < 0:
         raise UsageError("--examples must be >= 0")
-    path = build_report(args.runs, args.output, title=args.title, examples=args.examples)
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    path = build_report(args.runs, args.output, title=args.title, examples=args.examples, names=names)
     print(f"wrote {path}")
     return 0

@@ -163,13 +163,16 @@ def load_run(path: str | Path, name: str | None = None, sample_limit: int = 2000
     return runs
 
 
-def load_runs(paths, sample_limit: int = 2000) -> list[Run]:
-    """All runs of `paths`, with names made unique (the directory name, else its parent/name)."""
+def load_runs(paths, sample_limit: int = 2000, names: list[str] | None = None) -> list[Run]:
+    """All runs of `paths`, named by `names` (one per path) or by their directory names, made unique."""
     if not paths:
         raise InputError("give at least one run directory")
+    paths = list(paths)
+    if names is not None and len(names) != len(paths):
+        raise InputError(f"{len(names)} name(s) for {len(paths)} run directories")
     runs: list[Run] = []
-    for p in paths:
-        runs.extend(load_run(p, sample_limit=sample_limit))
+    for i, p in enumerate(paths):
+        runs.extend(load_run(p, names[i] if names else None, sample_limit=sample_limit))
     seen: dict[str, int] = {}
     for run in runs:
         base = run.name
