@@ -160,6 +160,7 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
     out.write(f"model: {s.model} -> {model_path}\n")
     _say("1/4 diagnose: how often does the model answer in the wrong language?")
     diagnose_run = diagnose(s, model_path, out)
+    out.write(f"diagnose: {time.time() - t0:.0f} s since start (model conversion included)\n")
     _say(f"2/4 fix {DEMO_LANGUAGE}: TLPO with LoRA on builtin-train prompts (short pre-set budget) "
          "and a LanguageLock at decoding time")
     t_fix = time.time()
@@ -167,7 +168,9 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
     out.write(f"TLPO adapter: {adapter} ({time.time() - t_fix:.0f} s)\n")
     _say(f"3/4 verify: held-out builtin-confusion ({DEMO_LANGUAGE} + en, first {s.verify_limit} per task), "
          "builtin-retention, KL to the base")
+    t_verify = time.time()
     summary = verify(s, adapter)
+    out.write(f"verify: {time.time() - t_verify:.0f} s\n")
     runs = root / "verify" / "runs"
     _say("4/4 report")
     verified = [runs / m / f"seed{s.seed}" / "eval" / "confusion" for m in ("base", "lock", "tlpo")]
