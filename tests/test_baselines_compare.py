@@ -62,7 +62,7 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     rows = {r["method"]: r for r in summary["rows"]}
     for m in ("base", "dpo"):
         assert rows[m]["seeds"] == [0, 1]
-        for key in ("rpr_ief", "rpr_iet", "lcb_lpr", "retention_acc", "kl_en"):
+        for key in ("rpr_ief", "rpr_iet", "lcb_lpr", "lcb_lpr_mono", "lcb_lpr_cross", "retention_acc", "kl_en"):
             vals = rows[m][key]["values"]
             assert len(vals) == 2 and all(v is not None for v in vals), (m, key, vals)
     assert rows["base"]["kl_en"]["values"] == [0.0, 0.0] or all(abs(v) < 1e-6 for v in rows["base"]["kl_en"]["values"])

@@ -46,6 +46,8 @@ METRICS = {
     "lcb_lpr": ("LPR (LCB)", True),
     "lcb_wpr": ("WPR (LCB)", True),
     "lcb_lcpr": ("LCPR (LCB)", True),
+    "lcb_lpr_mono": ("monolingual LPR (LCB)", True),
+    "lcb_lpr_cross": ("cross-lingual LPR (LCB)", True),
     "en_lpr": ("English LPR (LCB)", True),
     "retention_acc": ("retention accuracy", True),
     "kl_en": ("KL(model||base), English", False),
@@ -334,8 +336,11 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
             rep = score_records(target, "tlpo", ignore_english=ie)
             ov = _overall(rep)
             m[f"rpr_{key}"], m[f"wpr_{key}"] = ov.get("rpr"), ov.get("wpr")
-        ov = _overall(score_records(target, "lcb"))
+        lcb = score_records(target, "lcb")
+        ov = _overall(lcb)
         m["lcb_lpr"], m["lcb_wpr"], m["lcb_lcpr"] = ov.get("lpr"), ov.get("wpr"), ov.get("lcpr")
+        per_task = {r.task: r.metrics.get("lpr") for r in lcb.rows if r.level == "overall"}
+        m["lcb_lpr_mono"], m["lcb_lpr_cross"] = per_task.get("monolingual"), per_task.get("crosslingual")
         if english and cfg.language != "en":
             m["en_lpr"] = _overall(score_records(english, "lcb")).get("lpr")
     m["n_target"], m["n_english"] = len(target), len(english)
