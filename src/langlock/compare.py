@@ -50,6 +50,7 @@ METRICS = {
     "lcb_lpr_cross": ("cross-lingual LPR (LCB)", True),
     "en_lpr": ("English LPR (LCB)", True),
     "retention_acc": ("retention accuracy", True),
+    "retention_acc_target": ("retention accuracy, target-language items", True),
     "kl_en": ("KL(model||base), English", False),
     "mean_chars_target": ("answer length (chars)", None),  # shorter answers have fewer chances to drift
 }
@@ -351,7 +352,10 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
                            langs=cfg.language if lock else cfg.retention_langs, **common)
         summary = run_bench(rcfg, generator=gen)
         ret = summary["retention"]
-        m["retention_acc"] = ret["accuracy"][-1]["accuracy"]
+        by_lang = {r["language"]: r["accuracy"] for r in ret["accuracy"] if r["kind"] == "all"}
+        # under a lock only target-language items are run: their accuracy is not the all-language figure
+        m["retention_acc"] = None if lock else by_lang.get("all")
+        m["retention_acc_target"] = by_lang.get(cfg.language)
         m["kl_en"] = ret["kl"]["kl_mean"] if ret.get("kl") else None
     m["eval_seconds"] = round(time.time() - t0, 1)
     write_json_atomic(metrics_file, m)

@@ -29,6 +29,7 @@ TABLE = (
     ("lcb_wpr", "ko WPR", 100, 1),
     ("en_lpr", "en LPR", 100, 1),
     ("retention_acc", "retention", 100, 1),
+    ("retention_acc_target", "ret. (ko)", 100, 1),
     ("kl_en", "KL(en)", 1, 4),
 )
 LABELS = {"base": "before (base)", "lock": "LanguageLock", "tlpo": "TLPO (LoRA)"}
@@ -179,7 +180,7 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
                           names=["before (base)", "LanguageLock", "TLPO", "TLPO training", "diagnose (all languages)"])
     out.write(f"\nbefore/after on held-out prompts (target {DEMO_LANGUAGE}; RPR = responses with no wrong-language "
               "text, English counted as confusion; LPR/WPR = the benchmark's metric; retention = builtin-retention "
-              "accuracy; KL = nats/token to the base on English prompts; the lock is judged on Korean requests "
+              "accuracy (all / Korean items); KL = nats/token to the base on English prompts; the lock is judged on Korean requests "
               "only):\n")
     out.write(before_after_table(summary))
     out.write(f"\nreport: {report} (also {root}/verify/compare.md, {root}/diagnose/report.md); "
