@@ -43,6 +43,8 @@ def test_demo_runs_the_whole_story_and_resumes(tmp_path, capsys):
     rows = {r["method"]: r for r in json.loads((out / "verify" / "compare.json").read_text())["rows"]}
     assert rows["lock"]["en_lpr"]["mean"] is None and rows["base"]["en_lpr"]["mean"] is not None
     assert rows["lock"]["kl_en"]["mean"] is None and rows["tlpo"]["kl_en"]["mean"] is not None
+    assert rows["lock"]["retention_acc"]["mean"] is None  # only Korean items run under the lock
+    assert all(rows[m]["retention_acc_target"]["mean"] is not None for m in ("base", "lock", "tlpo"))
 
     # a rerun trains and evaluates nothing again
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("metrics.json")}
