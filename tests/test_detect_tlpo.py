@@ -362,3 +362,17 @@ def test_counts_type_and_bad_input():
         get_detector("tlpo", "ko").detect(None)
     with pytest.raises(InputError):
         F.get_confusion_point(b"bytes", "ja")
+
+
+def test_capital_rule_is_faithful_by_default_and_can_be_closed():
+    """Spec §2.3: a capitalised Latin word is judged English-neutral even with ignore_english=False."""
+    from langlock.detect import get_detector
+
+    faithful = get_detector("tlpo", "ko", ignore_english=False)
+    strict = get_detector("tlpo", "ko", ignore_english=False, capital_rule=False)
+    for text in ("안녕하세요 HANGUL: HANGUL:", "저는 Student입니다"):
+        assert faithful.detect(text).status == "pass"
+        assert strict.detect(text).status == "fail"
+    assert strict.detect("저는 student입니다").status == faithful.detect("저는 student입니다").status == "fail"
+    assert strict.detect("안녕하세요 2024년").status == "pass"
+    assert "capital_rule=False" in repr(strict)

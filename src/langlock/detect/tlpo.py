@@ -288,12 +288,17 @@ class TLPODetector:
     - ``find_fallback`` (default True, faithful): locate the confusion word with the published detector's
       ``text.find(word)``, quirks included (spec §2.8); False locates it exactly through the cleaning's
       offset map.
+    - ``capital_rule`` (default True, faithful): a word starting with a Latin capital is judged as if
+      ``ignore_english`` were True (spec §2.3), so "HANGUL:" or "Student" pass a Korean check even with
+      ``ignore_english=False``. A policy optimised against the detector can exploit this (TLPO on
+      SmolLM2-135M learned capitalised English, docs/tlpo.md); False judges capitalised words like others.
     """
 
     profile = "tlpo"
-    _instances: dict[tuple[str, bool, bool], TLPODetector] = {}
+    _instances: dict[tuple[str, bool, bool, bool], TLPODetector] = {}
 
-    def __init__(self, language: str, *, ignore_english: bool = True, find_fallback: bool = True):
+    def __init__(self, language: str, *, ignore_english: bool = True, find_fallback: bool = True,
+                 capital_rule: bool = True):
         language = check_language(language)
         if language not in TLPO_LANGUAGES:
             supported = ", ".join(sorted(TLPO_LANGUAGES))
@@ -301,6 +306,7 @@ class TLPODetector:
         self.language = language
         self.ignore_english = bool(ignore_english)
         self.find_fallback = bool(find_fallback)
+        self.capital_rule = bool(capital_rule)
         self.latin = language in T.LATIN_TARGETS
         if not self.latin:
             self._chars = _char_table(language, self.ignore_english)
@@ -317,28 +323,31 @@ class TLPODetector:
 
     @classmethod
     def cached(
-        cls, language: str, *, ignore_english: bool = True, find_fallback: bool = True, **unknown
+        cls, language: str, *, ignore_english: bool = True, find_fallback: bool = True, capital_rule: bool = True,
+        **unknown
     ) -> TLPODetector:
         """The memoised detector for `language` and these options; `UsageError` for an unsupported language,
         an unknown option or a non-boolean value."""
         if unknown:
             raise UsageError(
                 f"unknown option(s) for the tlpo profile: {', '.join(sorted(unknown))}; "
-                "known: ignore_english, find_fallback"
+                "known: ignore_english, find_fallback, capital_rule"
             )
-        for name, value in (("ignore_english", ignore_english), ("find_fallback", find_fallback)):
+        for name, value in (("ignore_english", ignore_english), ("find_fallback", find_fallback),
+                            ("capital_rule", capital_rule)):
             if not isinstance(value, bool):
                 raise UsageError(f"tlpo option {name} must be true or false, got {value!r}")
-        key = (check_language(language), ignore_english, find_fallback)
+        key = (check_language(language), ignore_english, find_fallback, capital_rule)
         inst = cls._instances.get(key)
         if inst is None:
-            inst = cls._instances[key] = cls(key[0], ignore_english=ignore_english, find_fallback=find_fallback)
+            inst = cls._instances[key] = cls(key[0], ignore_english=ignore_english, find_fallback=find_fallback,
+                                             capital_rule=capital_rule)
         return inst
 
     def __repr__(self) -> str:
         return (
             f"TLPODetector({self.language!r}, ignore_english={self.ignore_english}, "
-            f"find_fallback={self.find_fallback})"
+            f"find_fallback={self.find_fallback}, capital_rule={self.capital_rule})"
         )
 
     # ------------------------------------------------------------------------------------- word verdicts
@@ -356,7 +365,7 @@ class TLPODetector:
         """Spec §2.3 for one word, under the detector's `ignore_english` and under False."""
         if not word:
             return 0, 0, -1, 0
-        capital = _starts_uppercase(word)  # a capitalised word is judged with ignore_english=True
+        capital = self.capital_rule and _starts_uppercase(word)  # judged with ignore_english=True
         if self.latin:
             if not _letter_length_above_one(word):
                 return 0, 0, -1, 0

@@ -29,7 +29,8 @@ class TLPOConfig(TrainingArguments):
     - `branch_length` (3): greedy tokens appended to each candidate before scoring it. Paper k=3 (the
       reference's hard-coded `gen_len=4` = candidate + 3).
     - `target_language` ("ko"), `ignore_english` (True): the `tlpo` detector profile that finds CPs and
-      scores branches.
+      scores branches. `capital_rule` (True, faithful): capitalised Latin words are judged English-neutral;
+      False closes that loophole (SmolLM2-135M learned to write "HANGUL:" under it, docs/tlpo.md).
     - `context` ("original_ids"): map the CP onto the sampled token ids through incremental detokenisation
       offsets (fixed), or "retokenized": decode with special tokens skipped, re-tokenise and map through the
       fast tokenizer's offsets (the reference's behaviour, spec §1.5).
@@ -66,6 +67,9 @@ class TLPOConfig(TrainingArguments):
     branch_length: int = field(default=3, metadata={"help": "Greedy lookahead tokens scored with a candidate."})
     target_language: str = field(default="ko", metadata={"help": "Language the model should answer in."})
     ignore_english: bool = field(default=True, metadata={"help": "English (ASCII) is not confusion."})
+    capital_rule: bool = field(default=True, metadata={
+        "help": "The published detector's rule that capitalised Latin words are judged English-neutral (faithful: "
+                "True). False closes the loophole a policy can learn ('HANGUL:' passing a Korean check)."})
     context: str = field(default="original_ids", metadata={"help": "CP context: original_ids | retokenized."})
     beta: float = field(default=0.04, metadata={"help": "k3 KL penalty weight."})
     epsilon: float = field(default=0.2, metadata={"help": "Lower clip range of the ratio."})

@@ -107,7 +107,8 @@ class TLPOTrainer(Trainer):
         if detector is None:
             from ..detect import get_detector
 
-            detector = get_detector("tlpo", args.target_language, ignore_english=args.ignore_english)
+            detector = get_detector("tlpo", args.target_language, ignore_english=args.ignore_english,
+                                    capital_rule=args.capital_rule)
         self.detector = detector
         self._metrics: dict[str, list[float]] = defaultdict(list)
         super().__init__(model=model, args=args, train_dataset=train_dataset, processing_class=tok,
