@@ -117,6 +117,8 @@ def test_mean_ci_and_config_errors(tmp_path):
     assert main(["compare", "--config", str(bad)]) == 2
     bad.write_text(f"model: m\nlanguage: ko\noutput_dir: {tmp_path / 'empty'}\n")
     assert main(["compare", "--config", str(bad), "--report-only"]) == 2
+    assert main(["compare", "--config", str(bad), "--checkpoint", "tlpo"]) == 2  # not METHOD=DIR
+    assert main(["compare", "--config", str(bad), "--checkpoint", "ppo=x"]) == 2  # unknown method
 
 
 def test_compare_evaluates_checkpoints_trained_elsewhere(tmp_path):

@@ -23,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--output-dir", help="override the config's output_dir")
     p.add_argument("--methods", help="comma-separated subset of the config's methods")
     p.add_argument("--seeds", help="comma-separated seeds (override)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=DIR",
+                   help="evaluate DIR (model or LoRA adapter; '{seed}' is filled in) as METHOD instead of training "
+                        "it; repeatable; overrides the config's checkpoints for METHOD")
     p.add_argument("--report-only", action="store_true",
                    help="only write the table and plot from the evaluations already finished")
     p.set_defaults(func=run)
@@ -45,7 +48,19 @@ def run(args) -> int:
     from ..compare import CompareConfig, report_only, run_compare
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
-    cfg = CompareConfig.from_yaml(args.config, output_dir=args.output_dir, methods=methods, seeds=_ints(args.seeds))
+    from ..config_io import read_yaml
+    from ..errors import UsageError
+
+    checkpoints = None
+    if args.checkpoint:
+        checkpoints = dict((read_yaml(Path(args.config)) or {}).get("checkpoints") or {})
+        for item in args.checkpoint:
+            method, sep, path = item.partition("=")
+            if not sep or not method.strip() or not path.strip():
+                raise UsageError(f"--checkpoint expects METHOD=DIR, got {item!r}")
+            checkpoints[method.strip()] = path.strip()
+    cfg = CompareConfig.from_yaml(args.config, output_dir=args.output_dir, methods=methods, seeds=_ints(args.seeds),
+                                  checkpoints=checkpoints)
     if args.report_only:
         report_only(cfg)
     else:
