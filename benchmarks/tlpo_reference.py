@@ -221,3 +221,40 @@ def get_confusion_point(text: str, lang: str, ignore_english: bool = True) -> in
 
 def get_consistency(text: str, lang: str, ignore_english: bool = True) -> float:
     return 1.0 if get_confusion_point(text, lang, ignore_english) == -1 else 0.0
+
+
+def main() -> int:
+    """Self-check: the reference and the fast profile on the project's sample completions, both English
+    settings; ends with `RESULT n=… mismatches=… seconds_reference=… seconds_fast=…`."""
+    import json
+    import time
+    from importlib import resources
+
+    from langlock.detect import get_detector
+    from langlock.errors import UsageError
+
+    src = resources.files("langlock") / "data" / "demo_completions.jsonl"
+    rows = [json.loads(x) for x in src.read_text(encoding="utf-8").splitlines() if x.strip()]
+    mismatches, t_ref, t_fast, n = 0, 0.0, 0.0, 0
+    for ie in (True, False):
+        for r in rows:
+            try:
+                det = get_detector("tlpo", r["language"], ignore_english=ie)
+            except UsageError:  # a language the tlpo profile does not judge
+                continue
+            t0 = time.perf_counter()
+            want = get_confusion_point(r["completion"], r["language"], ie)
+            t1 = time.perf_counter()
+            got = det.detect(r["completion"]).first_confusion_char
+            t_fast += time.perf_counter() - t1
+            t_ref += t1 - t0
+            n += 1
+            if got != want:
+                mismatches += 1
+                print(f"mismatch ({r['language']}, ignore_english={ie}): reference {want}, fast {got}")
+    print(f"RESULT n={n} mismatches={mismatches} seconds_reference={t_ref:.3f} seconds_fast={t_fast:.3f}")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
