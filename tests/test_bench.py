@@ -210,3 +210,13 @@ def test_bench_accepts_a_lora_adapter_directory(tiny_dir, tmp_path):
     assert completions(tmp_path / "a") == completions(tmp_path / "m")
     assert completions(tmp_path / "a") != completions(base)
     assert json.loads((tmp_path / "a" / "results.json").read_text("utf-8"))["model"] == "tlpo-run-adapter"
+
+
+def test_excerpt_marks_the_point_and_escapes_only_for_markdown():
+    from langlock.bench.report import excerpt
+
+    text = "안녕하세요\nHello | world"
+    at = text.index("Hello")
+    assert excerpt(text, at, width=8) == "…하세요⏎⟦Hello \\| …"
+    assert excerpt(text, at, width=8, markdown=False) == "…하세요⏎⟦Hello | …"
+    assert excerpt(text, 0, width=4) == "…⟦안녕하세…"

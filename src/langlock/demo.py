@@ -58,14 +58,9 @@ def _pct(v, scale=100, digits=1) -> str:
     return "–" if v is None else f"{v * scale:.{digits}f}"
 
 
-def excerpt(text: str, at: int, width: int = 28) -> str:
-    left = text[max(0, at - width // 2) : at].replace("\n", "⏎")
-    right = text[at : at + width].replace("\n", "⏎")
-    return f"…{left}⟦{right}…"
-
-
 def diagnose(s: DemoSettings, model_path: Path, out=sys.stdout) -> Path:
     """Stage 1: builtin-confusion on every language; prints the table and the first confusion points."""
+    from .bench.report import excerpt
     from .bench.runner import BenchConfig, run_bench
     from .generate import GenerationSettings
 
@@ -100,7 +95,7 @@ def diagnose(s: DemoSettings, model_path: Path, out=sys.stdout) -> Path:
             if at is None or at < 0:
                 continue
             out.write(f"  {row['task'][:5]} {row['language']} #{row['id']:>2s} @{at:3d}  "
-                      f"{excerpt(row['completion'], at)}\n")
+                      f"{excerpt(row['completion'], at, width=28, markdown=False)}\n")
             shown += 1
             if shown >= 6:
                 break

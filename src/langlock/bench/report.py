@@ -15,11 +15,14 @@ def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
-def excerpt(text: str, at: int, width: int = 40) -> str:
-    left = text[max(0, at - width // 2):at]
-    right = text[at:at + width]
-    clean = lambda s: s.replace("\n", "⏎").replace("|", "\\|")  # noqa: E731
-    return f"…{clean(left)}⟦{clean(right)}…"
+def excerpt(text: str, at: int, width: int = 40, markdown: bool = True) -> str:
+    """A one-line window of `text` around character `at`, the confusion point marked ⟦; newlines as ⏎ and, for
+    Markdown tables, "|" escaped."""
+    def clean(s: str) -> str:
+        s = s.replace("\n", "⏎")
+        return s.replace("|", "\\|") if markdown else s
+
+    return f"…{clean(text[max(0, at - width // 2):at])}⟦{clean(text[at:at + width])}…"
 
 
 def language_rows(report, task: str) -> list:

@@ -52,7 +52,7 @@ def run(args) -> int:
 
 def run_canned(args) -> int:
     """Score the project's own sample completions (10 languages, some deliberately confused)."""
-    from ..demo import excerpt
+    from ..bench.report import excerpt
     from ..score.format import to_table
     from ..score.metrics import score_records
     from ..score.records import read_jsonl
@@ -70,7 +70,7 @@ def run_canned(args) -> int:
         for rec, det in report.samples:
             if det is not None and det.confused and det.first_confusion_char >= 0:
                 out.write(f"  {rec.language} {rec.task:12s} @{det.first_confusion_char:3d}  "
-                          f"{excerpt(rec.completion, det.first_confusion_char)}\n")
+                          f"{excerpt(rec.completion, det.first_confusion_char, width=28, markdown=False)}\n")
         write_outputs(report, Path(args.output_dir) / profile, detector_settings(profile, **opts))
     out.write(f"\nresults written to {args.output_dir}/{{lcb,tlpo}}\n")
     return 0

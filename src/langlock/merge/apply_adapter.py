@@ -7,12 +7,12 @@ TIES-merged by the streaming commands.  Only safetensors adapters are accepted (
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
 
 from ..errors import InputError
+from ..models.adapter import merge_adapter, read_adapter_config
 from .io import DTYPE_NAMES, check_output_dir, staged_output_dir
 
 logger = logging.getLogger(__name__)
@@ -29,20 +29,11 @@ def apply_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
     check_output_dir(out, overwrite)
     if not (base / "config.json").is_file():
         raise InputError(f"{base}: no config.json (a Hugging Face model directory is expected)")
-    cfg_path = adapter / "adapter_config.json"
-    if not cfg_path.is_file():
-        raise InputError(f"{adapter}: no adapter_config.json (a PEFT adapter directory is expected)")
-    try:
-        adapter_cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{cfg_path}: unreadable ({err})") from err
-    if not (adapter / "adapter_model.safetensors").is_file():
-        raise InputError(f"{adapter}: no adapter_model.safetensors (pickled adapters are not loaded)")
+    adapter_cfg = read_adapter_config(adapter)
     if dtype != "auto" and dtype not in DTYPE_NAMES:
         raise InputError(f"unknown --dtype {dtype!r}")
 
     import torch
-    from peft import PeftModel
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -53,13 +44,7 @@ def apply_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
                                                      trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise InputError(f"{base}: cannot load base model ({str(err).splitlines()[0]})") from err
-    try:
-        model = PeftModel.from_pretrained(model, adapter, is_trainable=False)
-    except (RuntimeError, ValueError, KeyError) as err:
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()] or [type(err).__name__]
-        detail = next((ln for ln in lines if "size mismatch" in ln), lines[0])
-        raise InputError(f"{adapter}: adapter does not fit base {base} ({detail[:300]})") from err
-    merged = model.merge_and_unload()
+    merged = merge_adapter(model, adapter, base)
     with staged_output_dir(out, overwrite) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
         for fname in _TOKENIZER_FILES:

@@ -7,37 +7,14 @@ merged, so `langlock bench --model runs/tlpo/model` evaluates a training run's o
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
+from .adapter import adapter_base, adapter_dir, merge_adapter
 from .resolve import resolve_model
 
 _DTYPES = ("float32", "bfloat16", "float16", "auto")
-
-
-def adapter_dir(spec: str | os.PathLike) -> Path | None:
-    """`spec` as a PEFT adapter directory (has adapter_config.json, no config.json), else None."""
-    path = Path(os.fspath(spec)).expanduser()
-    if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
-        return path
-    return None
-
-
-def adapter_base(adapter: Path) -> str:
-    """The base model an adapter was trained on (`base_model_name_or_path` of its adapter_config.json)."""
-    cfg_path = adapter / "adapter_config.json"
-    try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{cfg_path}: unreadable ({err})") from None
-    base = cfg.get("base_model_name_or_path") if isinstance(cfg, dict) else None
-    if not base:
-        raise InputError(f"{cfg_path}: no base_model_name_or_path; merge it first with langlock merge apply-adapter")
-    if not (adapter / "adapter_model.safetensors").is_file():
-        raise InputError(f"{adapter}: no adapter_model.safetensors (pickled adapters are not loaded)")
-    return str(base)
 
 
 def load_model_and_tokenizer(
@@ -67,13 +44,7 @@ def load_model_and_tokenizer(
         path, dtype=torch_dtype, local_files_only=True, trust_remote_code=False
     )
     if adapter:
-        from peft import PeftModel
-
-        try:
-            model = PeftModel.from_pretrained(model, adapter, is_trainable=False).merge_and_unload()
-        except (RuntimeError, ValueError, KeyError) as err:
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise InputError(f"{adapter}: adapter does not fit its base {path} ({first[:300]})") from None
+        model = merge_adapter(model, adapter, path)
     model.to(device)
     model.eval()
     return model, tokenizer, adapter or path
