@@ -1,8 +1,9 @@
 """Share of degenerate (highly repetitive) answers in `langlock compare` evaluations.
 
 A pass rate cannot tell Korean from Hangul noise: "새로운 새로운 새로운 …" passes both detectors. This script
-reads each run's eval/confusion/generations.jsonl and counts the answers whose zlib-compressed size is below
-`--ratio` (default 0.25) of their UTF-8 size, over answers of at least 60 bytes, per language.
+reads each run's eval/confusion/generations.jsonl and counts, per language, the answers whose zlib-compressed
+size is below `--ratio` (default 0.25) of their UTF-8 size, over answers of at least 60 bytes
+(`langlock.score.degeneracy`; `langlock compare` reports the same share as the `repetitive_*` columns).
 
     python scripts/repetition_rate.py runs/compare-smollm2-ko-tlpo-lcb [more compare dirs]
 """
@@ -12,19 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zlib
 from pathlib import Path
 
-
-def is_repetitive(text: str, ratio: float) -> bool:
-    raw = text.encode("utf-8")
-    return len(raw) >= 60 and len(zlib.compress(raw, 9)) / len(raw) < ratio
+from langlock.score.degeneracy import DEFAULT_RATIO, is_repetitive
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dirs", nargs="+", type=Path)
-    ap.add_argument("--ratio", type=float, default=0.25)
+    ap.add_argument("--ratio", type=float, default=DEFAULT_RATIO)
     args = ap.parse_args(argv)
     print("| run | method | seed | language | answers | repetitive |")
     print("|---|---|---:|---|---:|---:|")

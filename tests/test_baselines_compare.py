@@ -62,7 +62,8 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     rows = {r["method"]: r for r in summary["rows"]}
     for m in ("base", "dpo"):
         assert rows[m]["seeds"] == [0, 1]
-        for key in ("rpr_ief", "rpr_iet", "lcb_lpr", "lcb_lpr_mono", "lcb_lpr_cross", "retention_acc", "kl_en"):
+        for key in ("rpr_ief", "rpr_iet", "lcb_lpr", "lcb_lpr_mono", "lcb_lpr_cross", "retention_acc", "kl_en",
+                    "repetitive_target", "repetitive_en"):
             vals = rows[m][key]["values"]
             assert len(vals) == 2 and all(v is not None for v in vals), (m, key, vals)
     assert rows["base"]["kl_en"]["values"] == [0.0, 0.0] or all(abs(v) < 1e-6 for v in rows["base"]["kl_en"]["values"])
@@ -85,6 +86,14 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     assert {p: p.stat().st_mtime_ns for p in metrics} == metrics
     assert again["rows"][1]["rpr_ief"] == summary["rows"][1]["rpr_ief"]
     assert report_only(cfg)["rows"] == summary["rows"]
+    # an evaluation cached before the degeneracy columns existed gets them from its generations, nothing rerun
+    old = next(iter(metrics))
+    data = json.loads(old.read_text(encoding="utf-8"))
+    want = data.pop("repetitive_target"), data.pop("repetitive_en")
+    old.write_text(json.dumps(data), encoding="utf-8")
+    run_compare(cfg)
+    data = json.loads(old.read_text(encoding="utf-8"))
+    assert (data["repetitive_target"], data["repetitive_en"]) == want
 
 
 @pytest.mark.slow

@@ -53,6 +53,8 @@ METRICS = {
     "retention_acc_target": ("retention accuracy, target-language items", True),
     "kl_en": ("KL(model||base), English", False),
     "mean_chars_target": ("answer length (chars)", None),  # shorter answers have fewer chances to drift
+    "repetitive_target": ("repetitive answers, target language", False),  # a pass rate passes noise too
+    "repetitive_en": ("repetitive answers, English", False),
 }
 #: two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30 (beyond: 1.96)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -306,7 +308,11 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
     """
     metrics_file = out / "metrics.json"
     if metrics_file.exists():
-        return json.loads(metrics_file.read_text(encoding="utf-8"))
+        cached = json.loads(metrics_file.read_text(encoding="utf-8"))
+        if "repetitive_target" not in cached:  # evaluated before the column existed: add it from the generations
+            cached.update(_degeneracy(out, cfg.language))
+            write_json_atomic(metrics_file, cached)
+        return cached
     import warnings
 
     from .bench.runner import BenchConfig, build_generator, run_bench
@@ -346,6 +352,7 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
             m["en_lpr"] = _overall(score_records(english, "lcb")).get("lpr")
     m["n_target"], m["n_english"] = len(target), len(english)
     m["mean_chars_target"] = sum(len(r.completion) for r in target) / max(1, len(target))
+    m.update(_degeneracy(out, cfg.language))
     if cfg.retention:
         rcfg = BenchConfig(output_dir=str(out / "eval" / "retention"), suite="builtin-retention",
                            reference_model=None if lock else str(cfg.model), limit=cfg.retention_limit,
@@ -360,6 +367,17 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
     m["eval_seconds"] = round(time.time() - t0, 1)
     write_json_atomic(metrics_file, m)
     return m
+
+
+def _degeneracy(out: Path, language: str) -> dict:
+    """Share of repetitive answers (langlock.score.degeneracy) among the target-language and English ones."""
+    from .score.degeneracy import repetitive_share
+
+    rows = [json.loads(line) for line in (out / "eval" / "confusion" / "generations.jsonl")
+            .read_text(encoding="utf-8").splitlines() if line.strip()]
+    target = [r["completion"] for r in rows if r["language"] == language]
+    english = [r["completion"] for r in rows if r["language"] == "en"] if language != "en" else []
+    return {"repetitive_target": repetitive_share(target), "repetitive_en": repetitive_share(english)}
 
 
 def _overall(report) -> dict:
