@@ -127,6 +127,17 @@ def test_batches_respect_prompt_count_and_token_budget(tiny_gen):
     assert sizes == [[3000], [1800], [600, 500, 400], [100, 90, 80, 70]]
 
 
+def test_length_batches_is_longest_first_stable_and_within_budget():
+    from langlock.generate.base import length_batches
+
+    lengths = [50, 3133, 60, 50, 214, 14]
+    got = length_batches(list("abcdef"), lengths, batch_size=4, max_batch_tokens=1024)
+    assert got == [["b"], ["e", "c", "a", "d"], ["f"]]  # ties keep their order; 3133 > budget: alone
+    # a quarter of the budget (4 beams): 214 x 2 > 256, so the 214-token prompt runs alone
+    assert length_batches(list("abcdef"), lengths, 4, 256) == [["b"], ["e"], ["c", "a", "d", "f"]]
+    assert length_batches([], [], 4, 1024) == []
+
+
 @pytest.mark.parametrize("temperature, top_p", [(0.3, 0.75), (1.0, 0.9), (2.0, 0.99)])
 def test_sampler_fast_path_equals_full_sort(monkeypatch, temperature, top_p):
     import torch

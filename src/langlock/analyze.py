@@ -162,14 +162,15 @@ def _incomplete_tail(buf: bytes) -> bool:
 
 
 def trace(model, tokenizer, prompts, language_of, *, settings, batch_size: int = 8, top_p_stat: float = 0.75,
-          processors=None) -> list[StepTrace]:
+          processors=None, max_batch_tokens: int = 4096) -> list[StepTrace]:
     """Generate every prompt (a list of `BenchPrompt`) and keep per-step entropy and nucleus size of the raw
-    logits. Sampling as the `hf` backend does it (per-prompt seeded); `processors` (e.g. a `LanguageLock`)
-    run before sampling, the statistics are of the model's own distribution."""
+    logits. Sampling as the `hf` backend does it (per-prompt seeded, length-bucketed batches); `processors`
+    (e.g. a `LanguageLock`) run before sampling, the statistics are of the model's own distribution. Traces
+    come back in prompt order."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
 
-    from .generate.base import prompt_seed
+    from .generate.base import length_batches, prompt_seed
     from .generate.hf import SeededSampler, stop_token_ids
     from .inference.stats import entropy, nucleus_size
 
@@ -177,13 +178,14 @@ def trace(model, tokenizer, prompts, language_of, *, settings, batch_size: int =
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     stops = stop_token_ids(tokenizer, model)
-    out: list[StepTrace] = []
-    for start in range(0, len(prompts), batch_size):
-        batch = prompts[start:start + batch_size]
-        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
-                                               add_generation_prompt=True) if tokenizer.chat_template else p.prompt
-                 for p in batch]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not tokenizer.chat_template)
+    template = bool(tokenizer.chat_template)
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
+                                           add_generation_prompt=True) if template else p.prompt for p in prompts]
+    lengths = [len(tokenizer(t, add_special_tokens=not template)["input_ids"]) for t in texts]
+    done: dict[int, StepTrace] = {}
+    for idx in length_batches(list(range(len(prompts))), lengths, batch_size, max_batch_tokens):
+        batch = [prompts[i] for i in idx]
+        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=not template)
         enc = {k: v.to(model.device) for k, v in enc.items()}
         gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p in batch]
         config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=stops,
@@ -201,10 +203,10 @@ def trace(model, tokenizer, prompts, language_of, *, settings, batch_size: int =
             cut = next((i for i, t in enumerate(ids) if t in stops), len(ids))
             ids = ids[:cut]
             text = tokenizer.decode(ids, skip_special_tokens=True)
-            out.append(StepTrace(p.key, language_of(p), p.task, p.prompt, text, ids, ent[row][:cut],
-                                 nuc[row][:cut]))
-        log.info("analyze: %d/%d responses", len(out), len(prompts))
-    return out
+            done[idx[row]] = StepTrace(p.key, language_of(p), p.task, p.prompt, text, ids, ent[row][:cut],
+                                       nuc[row][:cut])
+        log.info("analyze: %d/%d responses", len(done), len(prompts))
+    return [done[i] for i in range(len(prompts))]
 
 
 def mark_confusion(traces: Sequence[StepTrace], tokenizer, profile: str = "tlpo", **detector_options) -> None:

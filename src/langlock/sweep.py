@@ -88,12 +88,16 @@ def render_prompt(tokenizer, prompt, shots: int) -> str:
 
 
 def generate_cell(model, tokenizer, prompts, cell: Cell, *, max_new_tokens: int, seed: int, batch_size: int,
-                  on_done, lock_threshold: float | None = None) -> None:
-    """Generate `prompts` (BenchPrompts) under `cell`'s setting; `on_done(prompt, text, finish_reason)`."""
+                  on_done, lock_threshold: float | None = None, max_batch_tokens: int = 4096) -> None:
+    """Generate `prompts` (BenchPrompts) under `cell`'s setting; `on_done(prompt, text, finish_reason)`.
+
+    Batches are length-bucketed like `langlock bench`'s; with beam search every prompt runs as `beams`
+    sequences, so the padded-token budget per batch is divided by the beam count.
+    """
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
 
-    from .generate.base import prompt_seed
+    from .generate.base import length_batches, prompt_seed
     from .generate.hf import SeededSampler, stop_token_ids
     from .inference.lock import LanguageLock
 
@@ -107,10 +111,11 @@ def generate_cell(model, tokenizer, prompts, cell: Cell, *, max_new_tokens: int,
         procs = []
         if cell.lock != "off":
             procs.append(LanguageLock(tokenizer, lang, mode=cell.lock, entropy_threshold=lock_threshold))
-        for start in range(0, len(group), batch_size):
-            batch = group[start:start + batch_size]
-            enc = tokenizer([render_prompt(tokenizer, p, cell.shots) for p in batch], return_tensors="pt",
-                            padding=True, add_special_tokens=not template)
+        texts = {p.key: render_prompt(tokenizer, p, cell.shots) for p in group}
+        lengths = [len(tokenizer(texts[p.key], add_special_tokens=not template)["input_ids"]) for p in group]
+        for batch in length_batches(group, lengths, batch_size, max(1, max_batch_tokens // cell.beams)):
+            enc = tokenizer([texts[p.key] for p in batch], return_tensors="pt", padding=True,
+                            add_special_tokens=not template)
             enc = {k: v.to(model.device) for k, v in enc.items()}
             config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                                       pad_token_id=tokenizer.pad_token_id, num_beams=cell.beams,
@@ -147,7 +152,7 @@ def score_cell(cell_dir: Path, prompts, entries: dict, model_name: str, settings
 
 def run_sweep(out_dir, model, tokenizer, prompts, cells: list[Cell], *, model_name: str, max_new_tokens: int = 100,
               seed: int = 0, batch_size: int = 8, profile: str = "lcb", detector_options: dict | None = None,
-              lock_threshold: float | None = None, meta: dict | None = None) -> dict:
+              lock_threshold: float | None = None, meta: dict | None = None, max_batch_tokens: int = 4096) -> dict:
     """Run (or resume) every cell, then write sweep.json, sweep.md and the plots. Returns the sweep dict."""
     from .bench.log import LOG_NAME, GenerationLog
 
@@ -180,7 +185,8 @@ def run_sweep(out_dir, model, tokenizer, prompts, cells: list[Cell], *, model_na
 
         try:
             generate_cell(model, tokenizer, todo, cell, max_new_tokens=max_new_tokens, seed=seed,
-                          batch_size=batch_size, on_done=on_done, lock_threshold=lock_threshold)
+                          batch_size=batch_size, on_done=on_done, lock_threshold=lock_threshold,
+                          max_batch_tokens=max_batch_tokens)
         finally:
             glog.close()
         settings = {"model": model_name, "cell": cell.name, **cell.params(), "max_new_tokens": max_new_tokens,

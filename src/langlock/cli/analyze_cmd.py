@@ -28,6 +28,8 @@ def add_prompt_args(p) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="first N prompts per source and language")
     p.add_argument("-o", "--output-dir", required=True)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-batch-tokens", type=int, default=4096,
+                   help="at most this many padded prompt tokens per batch (sweep: divided by the beam count)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument("--device", default="cpu")
 
@@ -39,6 +41,10 @@ def load_prompts(args):
         from ..errors import UsageError
 
         raise UsageError("--batch-size must be >= 1")
+    if args.max_batch_tokens < 1:
+        from ..errors import UsageError
+
+        raise UsageError("--max-batch-tokens must be >= 1")
     return collect_prompts(BenchConfig(output_dir=args.output_dir, suite=args.suite, lcb_dir=args.lcb_dir,
                                        task=args.task, langs=args.langs, limit=args.limit))
 
@@ -89,6 +95,7 @@ def run(args) -> int:
 
         procs.append(make_lock(tok, args.lock))
     traces = trace(model, tok, prompts, lambda p: p.language, settings=settings, batch_size=args.batch_size,
+                   max_batch_tokens=args.max_batch_tokens,
                    top_p_stat=args.stat_top_p, processors=procs)
     mark_confusion(traces, tok, args.profile, **options)
     meta = {"model": str(args.model), "model_path": str(path), "profile": args.profile, **options,

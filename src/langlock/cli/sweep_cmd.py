@@ -80,6 +80,7 @@ def run(args) -> int:
             "max_new_tokens": args.max_new_tokens, "seed": args.seed, "lock_entropy": args.lock_entropy}
     data = run_sweep(args.output_dir, model, tok, prompts, cells, model_name=str(args.model),
                      max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
+                     max_batch_tokens=args.max_batch_tokens,
                      profile=args.profile, detector_options=options, lock_threshold=args.lock_entropy, meta=meta)
     print(mitigation_tables(data))
     print(f"wrote {args.output_dir}/sweep.json, sweep.md, plot_*.png")

@@ -77,6 +77,26 @@ def prompt_seed(seed: int, key: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def length_batches(items: Sequence, lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[list]:
+    """Group `items` longest first into batches of at most `batch_size` items and at most `max_batch_tokens`
+    padded prompt tokens (batch size x its longest prompt); a prompt longer than the budget gets a batch of
+    its own. Left padding makes every row of a batch as long as its longest, so mixing one 3,000-token prompt
+    with short ones multiplies the work (and, in attention, the memory) of all of them.
+    """
+    order = sorted(range(len(items)), key=lambda i: -lengths[i])
+    batches: list[list] = []
+    batch: list[int] = []
+    for i in order:
+        longest = lengths[batch[0]] if batch else lengths[i]
+        if batch and (len(batch) >= batch_size or (len(batch) + 1) * longest > max_batch_tokens):
+            batches.append([items[j] for j in batch])
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append([items[j] for j in batch])
+    return batches
+
+
 class Generator(ABC):
     """A generation backend. Subclasses set `name` and implement `generate` and `describe`."""
 

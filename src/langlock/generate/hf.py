@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from .base import Completion, GenerationSettings, Generator, PromptItem, prompt_seed
+from .base import Completion, GenerationSettings, Generator, PromptItem, length_batches, prompt_seed
 
 #: End-of-turn markers of common chat templates; those present in the vocabulary stop generation.
 #: Size of the top-k fast path of the nucleus sampler.
@@ -162,23 +162,13 @@ class HFGenerator(Generator):
     def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
                  on_done: Callable[[Completion], None]) -> None:
         encoded = [(p, self.render(p.text, settings)) for p in prompts]
-        encoded.sort(key=lambda pe: -len(pe[1]))  # similar lengths share a batch: less padding
         for batch in self.batches(encoded):
             for c in self.generate_batch(batch, settings):
                 on_done(c)
 
     def batches(self, encoded):
-        """Split length-sorted (longest first) prompts into batches of at most `batch_size` prompts and at
-        most `max_batch_tokens` padded prompt tokens (a single long prompt still gets a batch of its own)."""
-        batch: list = []
-        for item in encoded:
-            longest = len(batch[0][1]) if batch else len(item[1])
-            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * longest > self.max_batch_tokens):
-                yield batch
-                batch = []
-            batch.append(item)
-        if batch:
-            yield batch
+        """(prompt, ids) pairs in length-bucketed batches within `batch_size` and `max_batch_tokens`."""
+        return length_batches(encoded, [len(ids) for _, ids in encoded], self.batch_size, self.max_batch_tokens)
 
     def generate_batch(self, batch, settings: GenerationSettings) -> list[Completion]:
         import torch
