@@ -51,7 +51,7 @@ METRICS = {
     "en_lpr": ("English LPR (LCB)", True),
     "retention_acc": ("retention accuracy", True),
     "retention_acc_target": ("retention accuracy, target-language items", True),
-    "kl_en": ("KL(model||base), English", False),
+    "kl_en": ("KL(model ‖ base), English", False),
     "mean_chars_target": ("answer length (chars)", None),  # shorter answers have fewer chances to drift
     "repetitive_target": ("repetitive answers, target language", False),  # a pass rate passes noise too
     "repetitive_en": ("repetitive answers, English", False),

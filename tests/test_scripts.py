@@ -1,0 +1,48 @@
+"""The analysis scripts under scripts/ on small hand-made compare folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _metrics(root: Path, method: str, seed: int, **values):
+    d = root / "runs" / method / f"seed{seed}"
+    d.mkdir(parents=True)
+    (d / "metrics.json").write_text(json.dumps(values), encoding="utf-8")
+    return d
+
+
+def test_paired_delta_pairs_by_seed(tmp_path):
+    for seed, (b, t) in enumerate([(0.40, 0.60), (0.50, 0.60), (0.30, 0.60)]):
+        _metrics(tmp_path, "base", seed, lcb_lpr_cross=b, en_lpr=1.0, kl_en=0.0)
+        _metrics(tmp_path, "tlpo", seed, lcb_lpr_cross=t, en_lpr=1.0, kl_en=0.05)
+    _metrics(tmp_path, "tlpo", 7, lcb_lpr_cross=1.0, en_lpr=1.0, kl_en=0.0)  # no base for seed 7: left out
+    res = _run("paired_delta.py", tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = {line.split("|")[1].strip(): line for line in res.stdout.splitlines()}
+    # differences +20, +10, +30: mean +20, t(0.975, 2) = 4.303, sd 10 -> half width 24.8
+    assert "+20.0 ± 24.8" in rows["cross-lingual LPR (LCB)"] and "+20.0 / +10.0 / +30.0" in rows["cross-lingual LPR (LCB)"]
+    assert "+0.0 ± 0.0" in rows["English LPR (LCB)"] and "+0.050" in rows["KL(model ‖ base), English"]
+    assert "seeds 0, 1, 2 " in res.stdout
+    assert _run("paired_delta.py", tmp_path, "--method", "dpo").returncode == 2
+
+
+def test_repetition_rate_counts_noise_per_language(tmp_path):
+    d = _metrics(tmp_path, "tlpo", 0) / "eval" / "confusion"
+    d.mkdir(parents=True)
+    rows = [{"language": "ko", "completion": "새로운 " * 30}, {"language": "ko", "completion": "안녕하세요"},
+            {"language": "en", "completion": "A plain, short and ordinary English answer to a question."}]
+    (d / "generations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = _run("repetition_rate.py", tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "| tlpo | 0 | ko | 2 | 50.0 % |" in res.stdout and "| tlpo | 0 | en | 1 | 0.0 % |" in res.stdout
