@@ -112,6 +112,29 @@ def test_kill_and_resume_gives_the_same_adapter(tmp_path):
         assert torch.equal(got[k], expected[k]), k
 
 
+def test_stop_after_steps_equals_that_step_of_the_full_schedule(tmp_path):
+    from transformers import TrainerCallback
+
+    class Snapshot(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, lr_scheduler=None, **kwargs):
+            if state.global_step == 2:
+                self.lora, self.lr = _lora_state(model), lr_scheduler.get_last_lr()[0]
+
+    kw = dict(max_steps=4, save_strategy="steps", save_steps=2)
+    full = _trainer(tmp_path / "full", **kw)
+    snap = Snapshot()
+    full.add_callback(snap)
+    full.train()
+    stopped = _trainer(tmp_path / "stopped", stop_after_steps=2, **kw)
+    stopped.train()
+    assert stopped.state.global_step == 2 and (tmp_path / "stopped" / "checkpoint-2").is_dir()
+    got = _lora_state(stopped.model)
+    assert all(torch.equal(got[k], snap.lora[k]) for k in got)
+    assert not all(torch.equal(got[k], _lora_state(full.model)[k]) for k in got)  # steps 3-4 changed it
+    # the schedule spans max_steps=4 (a 2-step run would have decayed to min_lr by now)
+    assert stopped.lr_scheduler.get_last_lr()[0] == snap.lr and snap.lr > stopped.args.lr_scheduler_kwargs["min_lr"]
+
+
 def test_bad_config_values_raise_usage_errors(tmp_path):
     from langlock.errors import UsageError
 
@@ -121,3 +144,5 @@ def test_bad_config_values_raise_usage_errors(tmp_path):
         _config(tmp_path, target_language="xx")
     with pytest.raises(UsageError, match="context"):
         _config(tmp_path, context="weird")
+    with pytest.raises(UsageError, match="stop_after_steps"):
+        _config(tmp_path, stop_after_steps=0)

@@ -44,6 +44,9 @@ class TLPOConfig(TrainingArguments):
       duplicated inner gradient (R× before clipping) is not reproduced.
     - `skip_zero_advantage` (False): drop CPs whose candidates all score alike (A ≡ 0). The reference keeps
       them (its guard tests the probabilities), so they add only the KL term.
+    - `stop_after_steps` (None): end after this many optimiser steps while the learning-rate schedule still
+      spans `max_steps`, so the result equals that step's checkpoint of the full recipe (an early operating
+      point without a different schedule). Not in the reference.
 
     > TrainingArguments defaults changed to the paper's (reference `main.py`)
     `learning_rate` 5e-7, `lr_scheduler_type` "cosine_with_min_lr" with `min_lr` 5e-8, `warmup_steps` 0.1
@@ -76,6 +79,8 @@ class TLPOConfig(TrainingArguments):
     epsilon_high: float | None = field(default=None, metadata={"help": "Upper clip range (None: epsilon)."})
     num_iterations: int = field(default=1, metadata={"help": "Optimiser steps per data batch (ppo_reuse)."})
     skip_zero_advantage: bool = field(default=False, metadata={"help": "Drop CPs with all-equal scores."})
+    stop_after_steps: int | None = field(default=None, metadata={
+        "help": "End training after this many steps; the LR schedule still spans max_steps."})
     chat_template: str | None = field(default=None, metadata={"help": "Jinja chat template if the model has none."})
 
     # TrainingArguments defaults changed to the paper's
@@ -111,6 +116,8 @@ def validate_tlpo_fields(cfg) -> None:
         raise UsageError(f"max_completion_length must be >= 1, got {cfg.max_completion_length}")
     if cfg.num_iterations < 1:
         raise UsageError(f"num_iterations must be >= 1, got {cfg.num_iterations}")
+    if cfg.stop_after_steps is not None and cfg.stop_after_steps < 1:
+        raise UsageError(f"stop_after_steps must be >= 1, got {cfg.stop_after_steps}")
     if cfg.confusion_check_every < 1:
         raise UsageError(f"confusion_check_every must be >= 1, got {cfg.confusion_check_every}")
     if not cfg.temperature > 0:

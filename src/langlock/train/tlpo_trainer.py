@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, Trainer
+from transformers import StoppingCriteria, StoppingCriteriaList, Trainer, TrainerCallback
 
 from ..errors import UsageError
 from . import tlpo_branch as br
@@ -63,6 +63,19 @@ class _StopAtConfusion(StoppingCriteria):
                 done[row] = True
             self.last[row] = cp
         return done
+
+
+class _StopAfter(TrainerCallback):
+    """Ends training after `steps` optimiser steps (`TLPOConfig.stop_after_steps`); the step's checkpoint, if
+    one is due, is still written, since saving runs after this callback."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.steps:
+            control.should_training_stop = True
+        return control
 
 
 class TLPOTrainer(Trainer):
@@ -113,6 +126,8 @@ class TLPOTrainer(Trainer):
         self._metrics: dict[str, list[float]] = defaultdict(list)
         super().__init__(model=model, args=args, train_dataset=train_dataset, processing_class=tok,
                          data_collator=lambda rows: rows, callbacks=callbacks)
+        if args.stop_after_steps is not None:
+            self.add_callback(_StopAfter(args.stop_after_steps))
         if self.ref_model is not None:
             self.ref_model.to(self.accelerator.device)
         eos = tok.eos_token_id
