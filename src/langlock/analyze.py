@@ -181,11 +181,12 @@ def trace(model, tokenizer, prompts, language_of, *, settings, batch_size: int =
     template = bool(tokenizer.chat_template)
     texts = [tokenizer.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
                                            add_generation_prompt=True) if template else p.prompt for p in prompts]
-    lengths = [len(tokenizer(t, add_special_tokens=not template)["input_ids"]) for t in texts]
+    prompt_ids = [tokenizer(t, add_special_tokens=not template)["input_ids"] for t in texts]
     done: dict[int, StepTrace] = {}
-    for idx in length_batches(list(range(len(prompts))), lengths, batch_size, max_batch_tokens):
+    for idx in length_batches(list(range(len(prompts))), [len(x) for x in prompt_ids], batch_size,
+                              max_batch_tokens):
         batch = [prompts[i] for i in idx]
-        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=not template)
+        enc = tokenizer.pad({"input_ids": [prompt_ids[i] for i in idx]}, padding=True, return_tensors="pt")
         enc = {k: v.to(model.device) for k, v in enc.items()}
         gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p in batch]
         config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=stops,

@@ -128,6 +128,10 @@ class CompareConfig:
 
         p = Path(path)
         data = read_yaml(p)
+        file_ckpts = data.get("checkpoints") or {}
+        if overrides.get("checkpoints") is not None and isinstance(file_ckpts, dict):
+            # per method: a --checkpoint replaces only the methods it names
+            overrides["checkpoints"] = {**file_ckpts, **overrides["checkpoints"]}
         data.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -310,7 +314,7 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
     if metrics_file.exists():
         cached = json.loads(metrics_file.read_text(encoding="utf-8"))
         if "repetitive_target" not in cached:  # evaluated before the column existed: add it from the generations
-            cached.update(_degeneracy(out, cfg.language))
+            cached.update(_degeneracy(_generations(out), cfg.language))
             write_json_atomic(metrics_file, cached)
         return cached
     import warnings
@@ -331,8 +335,7 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
     gen = build_generator(bcfg)
     t0 = time.time()
     run_bench(bcfg, generator=gen)
-    rows = [json.loads(line) for line in (out / "eval" / "confusion" / "generations.jsonl")
-            .read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = _generations(out)
     records = [Record(r["task"], "m", r["source"], r["language"], r["completion"], r["id"], r["prompt"]) for r in rows]
     target = [r for r in records if r.language == cfg.language]
     english = [r for r in records if r.language == "en"]
@@ -352,7 +355,7 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
             m["en_lpr"] = _overall(score_records(english, "lcb")).get("lpr")
     m["n_target"], m["n_english"] = len(target), len(english)
     m["mean_chars_target"] = sum(len(r.completion) for r in target) / max(1, len(target))
-    m.update(_degeneracy(out, cfg.language))
+    m.update(_degeneracy(rows, cfg.language))
     if cfg.retention:
         rcfg = BenchConfig(output_dir=str(out / "eval" / "retention"), suite="builtin-retention",
                            reference_model=None if lock else str(cfg.model), limit=cfg.retention_limit,
@@ -369,12 +372,16 @@ def evaluate(cfg: CompareConfig, model_path: str, out: Path, seed: int, lock: di
     return m
 
 
-def _degeneracy(out: Path, language: str) -> dict:
+def _generations(out: Path) -> list[dict]:
+    """The evaluation's generation log (one dict per prompt)."""
+    return [json.loads(line) for line in (out / "eval" / "confusion" / "generations.jsonl")
+            .read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _degeneracy(rows: list[dict], language: str) -> dict:
     """Share of repetitive answers (langlock.score.degeneracy) among the target-language and English ones."""
     from .score.degeneracy import repetitive_share
 
-    rows = [json.loads(line) for line in (out / "eval" / "confusion" / "generations.jsonl")
-            .read_text(encoding="utf-8").splitlines() if line.strip()]
     target = [r["completion"] for r in rows if r["language"] == language]
     english = [r["completion"] for r in rows if r["language"] == "en"] if language != "en" else []
     return {"repetitive_target": repetitive_share(target), "repetitive_en": repetitive_share(english)}

@@ -111,11 +111,11 @@ def generate_cell(model, tokenizer, prompts, cell: Cell, *, max_new_tokens: int,
         procs = []
         if cell.lock != "off":
             procs.append(LanguageLock(tokenizer, lang, mode=cell.lock, entropy_threshold=lock_threshold))
-        texts = {p.key: render_prompt(tokenizer, p, cell.shots) for p in group}
-        lengths = [len(tokenizer(texts[p.key], add_special_tokens=not template)["input_ids"]) for p in group]
-        for batch in length_batches(group, lengths, batch_size, max(1, max_batch_tokens // cell.beams)):
-            enc = tokenizer([texts[p.key] for p in batch], return_tensors="pt", padding=True,
-                            add_special_tokens=not template)
+        ids = {p.key: tokenizer(render_prompt(tokenizer, p, cell.shots), add_special_tokens=not template)["input_ids"]
+               for p in group}
+        budget = max(1, max_batch_tokens // cell.beams)
+        for batch in length_batches(group, [len(ids[p.key]) for p in group], batch_size, budget):
+            enc = tokenizer.pad({"input_ids": [ids[p.key] for p in batch]}, padding=True, return_tensors="pt")
             enc = {k: v.to(model.device) for k, v in enc.items()}
             config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                                       pad_token_id=tokenizer.pad_token_id, num_beams=cell.beams,

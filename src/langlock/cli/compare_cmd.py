@@ -46,14 +46,12 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..compare import CompareConfig, report_only, run_compare
-
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
-    from ..config_io import read_yaml
     from ..errors import UsageError
 
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     checkpoints = None
     if args.checkpoint:
-        checkpoints = dict((read_yaml(Path(args.config)) or {}).get("checkpoints") or {})
+        checkpoints = {}
         for item in args.checkpoint:
             method, sep, path = item.partition("=")
             if not sep or not method.strip() or not path.strip():
