@@ -66,6 +66,8 @@ def run(cfg: RunConfig) -> RunResult:
     out = Path(cfg.output_dir)
     if is_finished(out):
         m = read_manifest(out)
+        if m.get("method") != cfg.method:
+            raise UsageError(f"{out} holds a finished {m.get('method')} run; choose another output_dir for {cfg.method}")
         return RunResult(out, out / "model", m.get("method", cfg.method), int(m.get("global_step", 0)),
                          m.get("train_loss"), float(m.get("runtime_s", 0.0)), skipped=True)
     from ..models.adapter import adapter_dir
