@@ -91,6 +91,9 @@ def load_rows(cfg):
                              f"{', '.join(need)})")
     if args.limit is not None:
         rows = rows[: args.limit]
+    langs = {r["language"] for r in rows if isinstance(r.get("language"), str)}
+    if cfg.language is None and len(langs) == 1:
+        cfg.language = langs.pop()  # the target language of data from `langlock data pairs`
     cleaned = [{k: r[k] for k in keep if k in r} for r in rows]
     if cfg.method == "grpo" and any("language" not in r for r in cleaned):
         if cfg.language is None:
