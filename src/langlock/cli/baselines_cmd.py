@@ -2,12 +2,13 @@
 
 SFT, DPO, ORPO and GRPO are TRL's own trainers; TBPO (`--variant q|a`) is TRL's DPO trainer with the TokenRatio
 loss. Each run goes through `langlock.train.run` like TLPO's: the same recipe keys, LoRA settings and output
-layout (see `langlock train tlpo --help`). A recipe without a `method` key serves every method:
+layout (see `langlock train tlpo --help`). A recipe without a `method` key serves every method;
+PAIRS_DIR is the output directory of `langlock data pairs`.
 
 Examples:
     langlock train dpo --config configs/baselines/dpo-smollm2-ko.yaml max_steps=5
-    langlock train tbpo --variant a --config configs/baselines/dpo-smollm2-ko.yaml output_dir=runs/tbpo-a
-    langlock train grpo --config configs/baselines/dpo-smollm2-ko.yaml data=work/ko/pairs-ief/prompts.jsonl
+    langlock train tbpo --variant a --config configs/baselines/dpo-smollm2-ko.yaml output_dir=OUT_DIR
+    langlock train grpo --config configs/baselines/dpo-smollm2-ko.yaml data=PAIRS_DIR/prompts.jsonl
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ Every method writes OUTPUT_DIR/model (LoRA adapter or full model + tokenizer), c
 log_history.jsonl and manifest.json (last; a finished run is not retrained). TLPO checkpoints go to
 OUTPUT_DIR/checkpoint-N and an interrupted run resumes from the last one.
 
-Examples:
+Examples (PAIRS_DIR: the output directory of `langlock data pairs`):
     langlock train tlpo --config configs/tlpo/smollm2-135m-instruct_ko.yaml max_steps=5
-    langlock train tlpo --config configs/tlpo/smollm2-135m-instruct_ko.yaml data=work/ko/pairs-ief/prompts.jsonl
+    langlock train tlpo --config configs/tlpo/smollm2-135m-instruct_ko.yaml data=PAIRS_DIR/prompts.jsonl
     langlock train dpo --config configs/baselines/dpo-smollm2-ko.yaml max_steps=5
 """
 
