@@ -175,3 +175,16 @@ def test_finished_run_is_skipped_and_tlpo_resumes(pipeline, tmp_path, monkeypatc
     cfg.method_args.pop("stop_after_steps")
     resumed = run(cfg)
     assert steps == [1] and resumed.global_step == 2 and is_finished(tmp_path / "r")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_train_help_paths_exist(method, capsys):
+    """Bug 8: every input path `langlock train METHOD --help` shows exists in the repository."""
+    from langlock.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["train", method, "--help"])
+    text = capsys.readouterr().out
+    paths = set(re.findall(r"(?:configs|src|docs)/[\w./-]+", text))
+    assert paths, text
+    assert [p for p in sorted(paths) if not (ROOT / p.rstrip(".")).exists()] == []
