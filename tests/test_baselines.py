@@ -1,4 +1,5 @@
-"""Every baseline trainer runs end to end on a tiny model: loss finite, parameters change, output loadable."""
+"""Every baseline runs end to end through `langlock.train.run` on a tiny model: loss finite, parameters change,
+the one output layout (adapter or full model, resolved config, log, manifest) is written and loadable."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from langlock.baselines.trl_baselines import BaselineConfig, is_finished, train_baseline  # noqa: E402
 from langlock.errors import InputError, UsageError  # noqa: E402
+from langlock.train import PeftSettings, RunConfig, is_finished, run  # noqa: E402
 
 from _baseline_fixtures import preference_rows, tiny_model  # noqa: E402
 
@@ -43,7 +44,9 @@ def _weights(path):
 
 @pytest.mark.parametrize("method,variant,lora", CASES, ids=[f"{m}{'-' + v if v else ''}" for m, v, _ in CASES])
 def test_trainer_end_to_end(tmp_path, method, variant, lora):
-    from transformers import AutoModelForCausalLM
+    import yaml
+
+    from langlock.models import load_model_and_tokenizer
 
     model_dir = tiny_model(tmp_path)
     before = _weights(model_dir)
@@ -51,38 +54,47 @@ def test_trainer_end_to_end(tmp_path, method, variant, lora):
     if method == "grpo":
         # English counts as confusion, so the random tiny model's byte soup gets graded (not all-skip) rewards
         extra.update(num_generations=2, max_completion_length=12, ignore_english=False, temperature=1.5)
-    cfg = BaselineConfig(method=method, model=str(model_dir), data=_data(tmp_path, method),
-                         output_dir=str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=2,
-                         learning_rate=1e-2, lora=lora, lora_r=4, lora_alpha=8, max_length=64,
-                         **{k: v for k, v in extra.items() if k != "per_device_train_batch_size"})
-    log = train_baseline(cfg)
-    assert log["global_step"] == 2
-    assert log["losses"] and all(math.isfinite(x) for x in log["losses"])
+    cfg = RunConfig(method=method, model=str(model_dir), data=_data(tmp_path, method),
+                    output_dir=str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=2,
+                    learning_rate=1e-2, peft=PeftSettings(enabled=lora, r=4, alpha=8),
+                    method_args={"max_length": 64, **extra})
+    result = run(cfg)
+    assert result.global_step == 2 and not result.skipped and math.isfinite(result.train_loss)
     assert is_finished(cfg.output_dir)
-    out = tmp_path / "run" / "model"
-    after = _weights(out)
-    assert set(after) >= {k for k in before if "lm_head" not in k}
+    out = tmp_path / "run"
+    log = [json.loads(x) for x in (out / "log_history.jsonl").read_text(encoding="utf-8").splitlines()]
+    losses = [h["loss"] for h in log if "loss" in h]
+    assert losses and all(math.isfinite(x) for x in losses)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["method"] == method and manifest["global_step"] == 2 and manifest["adapter"] is lora
+    resolved = yaml.safe_load((out / "config.resolved.yaml").read_text(encoding="utf-8"))
+    assert RunConfig.from_mapping(resolved).to_mapping() == resolved  # the resolved config reads back
+    assert (out / "model" / ("adapter_config.json" if lora else "model.safetensors")).is_file()
+    assert not (out / "model" / "training_args.bin").exists()  # nothing pickled
+    model, _, _ = load_model_and_tokenizer(out / "model")  # an adapter is merged into its base
+    after = {k: v for k, v in model.state_dict().items()}
     changed = [k for k in before if k in after and not torch.equal(before[k], after[k])]
     assert changed, "no parameter changed"
-    model = AutoModelForCausalLM.from_pretrained(out)
     ids = torch.tensor([[1, 50, 60]])
     assert torch.isfinite(model(ids).logits).all()
     if method == "grpo":
-        rewards = [h for h in log["log_history"] if "rewards/language_consistency/mean" in h]
+        rewards = [h for h in log if "rewards/language_consistency/mean" in h]
         assert rewards, "the language reward was not used"
 
 
 def test_bad_configs(tmp_path):
     with pytest.raises(UsageError, match="unknown method"):
-        BaselineConfig(method="ppo", model="m", data="d", output_dir="o")
-    with pytest.raises(UsageError, match="unknown key"):
-        BaselineConfig.from_mapping({"method": "dpo", "model": "m", "data": "d", "output_dir": "o", "lr": 1})
+        RunConfig(method="ppo", model="m", data="d", output_dir="o")
+    with pytest.raises(UsageError, match="unknown config key 'lr'"):
+        RunConfig.from_mapping({"method": "dpo", "model": "m", "data": "d", "output_dir": "o", "lr": 1})
+    with pytest.raises(UsageError, match="'data' is required"):
+        RunConfig(method="dpo", model="m", output_dir="o")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prompt": "p", "chosen": "c"}) + "\n", encoding="utf-8")
     from langlock.baselines.trl_baselines import load_rows
 
     with pytest.raises(InputError, match="missing rejected"):
-        load_rows(BaselineConfig(method="dpo", model="m", data=str(bad), output_dir="o"))
+        load_rows(RunConfig(method="dpo", model="m", data=str(bad), output_dir="o"))
 
 
 def test_language_reward_shaping():
@@ -107,12 +119,22 @@ def test_cli_train_tbpo_variant_and_bad_configs(tmp_path, capsys):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     assert main(["train", "tbpo", "--variant", "a", "--config", str(path), "learning_rate=0.01"]) == 0
-    log = json.loads((tmp_path / "run" / "train_log.json").read_text(encoding="utf-8"))
-    assert log["config"]["tbpo_variant"] == "a" and log["config"]["learning_rate"] == 0.01
-    for extra, msg in (({"method": "sft"}, "is a sft config"), ({"epochs": 2}, "unknown key"),
-                       ({"data": str(tmp_path / "none.jsonl")}, "no such file")):
+    resolved = yaml.safe_load((tmp_path / "run" / "config.resolved.yaml").read_text(encoding="utf-8"))
+    assert resolved["tbpo_variant"] == "a" and resolved["learning_rate"] == 0.01 and resolved["lora_dropout"] == 0
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["method"] == "tbpo" and manifest["global_step"] == 1
+    capsys.readouterr()
+    assert main(["train", "tbpo", "--config", str(path)]) == 0  # finished: reused, not retrained
+    assert '"skipped": true' in capsys.readouterr().out
+    assert main(["train", "dpo", "--config", str(path)]) == 2  # a finished tbpo run is not a dpo run
+    assert "holds a finished tbpo run" in capsys.readouterr().err
+    cfg["output_dir"] = str(tmp_path / "new")
+    for extra, msg in (({"method": "sft"}, "is a sft config"), ({"epochs": 2}, "unknown config key 'epochs'"),
+                       ({"data": str(tmp_path / "none.jsonl")}, "no such file"),
+                       ({"lora_dropout": 2}, "lora_dropout must be")):
         path.write_text(yaml.safe_dump({**cfg, **extra}), encoding="utf-8")
         capsys.readouterr()
         assert main(["train", "dpo", "--config", str(path)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and msg in err[0], err
+        assert not (tmp_path / "new").exists()

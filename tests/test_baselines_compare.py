@@ -73,14 +73,14 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     md = (out / "compare.md").read_text(encoding="utf-8")
     assert "| dpo |" in md and "±" in md
     # resume: nothing is retrained or re-evaluated
-    logs = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/train_log.json")}
+    logs = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/manifest.json")}
     metrics = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/metrics.json")}
     assert len(logs) == 2 and len(metrics) == 4
 
     def boom(*a, **k):
         raise AssertionError("retrained a finished run")
 
-    monkeypatch.setattr("langlock.baselines.trl_baselines.train_baseline", boom)
+    monkeypatch.setattr("langlock.train.run", boom)
     again = run_compare(cfg)
     assert {p: p.stat().st_mtime_ns for p in logs} == logs
     assert {p: p.stat().st_mtime_ns for p in metrics} == metrics
@@ -146,7 +146,7 @@ def test_compare_evaluates_checkpoints_trained_elsewhere(tmp_path):
     rows = {r["method"]: r for r in summary["rows"]}
     assert rows["tlpo"]["seeds"] == [0, 1]
     assert all(v > 0 for v in rows["tlpo"]["kl_en"]["values"])  # the adapters were applied
-    assert not (out / "data").exists() and not (out / "runs" / "tlpo" / "seed0" / "train_log.json").exists()
+    assert not (out / "data").exists() and not (out / "runs" / "tlpo" / "seed0" / "manifest.json").exists()
     with pytest.raises(UsageError, match="checkpoints for unknown"):
         CompareConfig(model="m", language="ko", output_dir="o", checkpoints={"ppo": "x"})
     from langlock.errors import InputError

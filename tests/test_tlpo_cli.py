@@ -81,7 +81,7 @@ def test_tiny_run_writes_adapter_resolved_config_and_manifest(tmp_path, tiny_dir
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert resolved["seed"] == 5 and resolved["num_branches"] == 2 and resolved["model"] == str(tiny_dirs[0])
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["global_steps"] == 1 and manifest["detector"]["language"] == "ko"
-    assert (out / "config.yaml").read_text() == open(cfg, encoding="utf-8").read()
+    assert manifest["global_step"] == 1 and manifest["detector"]["language"] == "ko"
+    assert manifest["method"] == "tlpo" and manifest["seed"] == 5
     rows = [json.loads(x) for x in (out / "log_history.jsonl").read_text().splitlines()]
     assert any("confusion/rate" in r for r in rows)

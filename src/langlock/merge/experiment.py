@@ -68,15 +68,16 @@ def task_sft_rows(n: int, seed: int = 12345) -> list[dict]:
 def train_lora(base: Path, rows: list[dict], out: Path, steps: int, seed: int, lr: float = 3e-4) -> None:
     """LoRA SFT with TRL on CPU (loss on the completion only), adapter saved to `out`."""
     from datasets import Dataset
-    from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
+
+    from ..train import PeftSettings
 
     args = SFTConfig(output_dir=str(out) + ".trainer", max_steps=steps, per_device_train_batch_size=8,
                      learning_rate=lr, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
                      report_to="none", use_cpu=True, bf16=False, seed=seed, max_length=128,
                      dataloader_num_workers=0, gradient_checkpointing=False)
-    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    lora = PeftSettings(r=16, alpha=32, dropout=0.0, target_modules=[
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]).lora_config()
     trainer = SFTTrainer(model=str(base), args=args, train_dataset=Dataset.from_list(rows), peft_config=lora)
     trainer.train()
     trainer.model.save_pretrained(out)

@@ -30,16 +30,11 @@ def load_model_and_tokenizer(
     """
     if dtype not in _DTYPES:
         raise UsageError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
-    adapter = adapter_dir(spec)
-    path: Path = resolve_model(adapter_base(adapter) if adapter else spec, cache_dir)
+    tokenizer, path, adapter = _tokenizer(spec, cache_dir)
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-    tok_dir = adapter if adapter and (adapter / "tokenizer_config.json").is_file() else path
-    tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True, trust_remote_code=False)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch_dtype, local_files_only=True, trust_remote_code=False
     )
@@ -48,3 +43,21 @@ def load_model_and_tokenizer(
     model.to(device)
     model.eval()
     return model, tokenizer, adapter or path
+
+
+def load_tokenizer(spec: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
+    """The tokenizer `load_model_and_tokenizer(spec)` would return, without loading the weights."""
+    return _tokenizer(spec, cache_dir)[0]
+
+
+def _tokenizer(spec, cache_dir):
+    """(tokenizer, resolved base directory, adapter directory or None)."""
+    adapter = adapter_dir(spec)
+    path: Path = resolve_model(adapter_base(adapter) if adapter else spec, cache_dir)
+    from transformers import AutoTokenizer
+
+    tok_dir = adapter if adapter and (adapter / "tokenizer_config.json").is_file() else path
+    tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True, trust_remote_code=False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, path, adapter
