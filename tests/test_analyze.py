@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from langlock.analyze import StepTrace, auc, char_to_step, finding, table7
+from langlock.decoding.analyze import StepTrace, auc, char_to_step, finding, table7
 
 
 def _trace(entropy, nucleus, cp_step=-1):

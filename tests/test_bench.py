@@ -70,9 +70,9 @@ def test_killed_run_resumes_without_regenerating_and_matches_uninterrupted(tiny_
 
     real = HFGenerator.generate_batch
 
-    def spy(self, batch, settings):
+    def spy(self, batch, settings, *options):
         generated.extend(p.key for p, _ in batch)
-        return real(self, batch, settings)
+        return real(self, batch, settings, *options)
 
     mp = pytest.MonkeyPatch()
     mp.setattr(HFGenerator, "generate_batch", spy)

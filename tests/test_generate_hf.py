@@ -153,3 +153,139 @@ def test_sampler_fast_path_equals_full_sort(monkeypatch, temperature, top_p):
     fast = draw()
     monkeypatch.setattr(hf, "FAST_TOP_K", 3000)  # top-k over the whole vocabulary = a full sort
     assert torch.equal(fast, draw())
+
+
+# ------------------------------------------------------------------------------- the generation core
+
+
+def _bench_loop_before_the_core(model, tok, prompts, settings, batch_size=4, max_batch_tokens=4096, lock=None):
+    """The `hf` backend's loop as it was before the generation core (oracle): chat template render, length
+    batches, GenerationConfig, [lock, sampler], cut at the first stop token, decode."""
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    from langlock.generate.base import length_batches
+    from langlock.generate.hf import SeededSampler, stop_token_ids
+
+    stops = stop_token_ids(tok, model)
+    encoded = []
+    for p in prompts:
+        messages = [{"role": "user", "content": p.text}]
+        if settings.system_prompt:
+            messages.insert(0, {"role": "system", "content": settings.system_prompt})
+        rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        encoded.append((p, tok(rendered, add_special_tokens=False)["input_ids"]))
+    out = {}
+    for batch in length_batches(encoded, [len(ids) for _, ids in encoded], batch_size, max_batch_tokens):
+        padded = tok.pad({"input_ids": [ids for _, ids in batch]}, padding=True, return_tensors="pt")
+        gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p, _ in batch]
+        config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=stops,
+                                  pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
+        sampler = SeededSampler(gens, settings.temperature, settings.top_p)
+        with torch.inference_mode():
+            res = model.generate(input_ids=padded["input_ids"], attention_mask=padded["attention_mask"],
+                                 generation_config=config,
+                                 logits_processor=LogitsProcessorList([lock, sampler] if lock else [sampler]))
+        for (p, _), ids in zip(batch, res[:, padded["input_ids"].shape[1]:].tolist()):
+            cut = next((i for i, t in enumerate(ids) if t in set(stops)), None)
+            body = ids if cut is None else ids[:cut]
+            text = tok.decode(body, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            out[p.key] = (text, "length" if cut is None else "stop", len(ids) if cut is None else cut + 1)
+    return out
+
+
+@pytest.mark.parametrize("lock", [False, True])
+def test_bench_generation_is_bit_identical_to_the_loop_before_the_core(tiny_gen, lock):
+    from langlock.generate.hf import HFGenerator
+
+    settings = GenerationSettings(max_new_tokens=10, temperature=0.9, top_p=0.95, seed=11, system_prompt="Be brief.")
+    kw = {"lock": {"language": "ko"}} if lock else {}
+    gen = HFGenerator(model_obj=tiny_gen.model, tokenizer=tiny_gen.tokenizer, batch_size=4, **kw)
+    got = {k: (c.text, c.finish_reason, c.n_tokens) for k, c in run(gen, PROMPTS, settings).items()}
+    want = _bench_loop_before_the_core(tiny_gen.model, tiny_gen.tokenizer, PROMPTS, settings, lock=gen.lock)
+    assert got == want
+
+
+def test_renderer_formats():
+    from langlock.generate.render import PromptRenderer, chat_messages, qa_text
+
+    shots = ({"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"})
+    assert chat_messages("p", shots, "sys") == [{"role": "system", "content": "sys"}, *shots,
+                                                {"role": "user", "content": "p"}]
+    assert qa_text("p") == "Q: p\nA:"
+    assert qa_text("p", shots) == "Q: q1\nA: a1\n\nQ: p\nA:"
+    assert qa_text("p", shots, "sys") == "sys\n\nQ: q1\nA: a1\n\nQ: p\nA:"
+    with pytest.raises(ValueError):
+        qa_text("p", shots[:1])
+    with pytest.raises(ValueError):
+        PromptRenderer("raw")
+
+    class NoTemplate:
+        chat_template = None
+
+    assert PromptRenderer.for_tokenizer(NoTemplate()).format == "qa"
+
+
+def test_renderer_chat_and_qa_on_a_tokenizer(tiny_gen):
+    from langlock.generate.hf import HFGenerator
+    from langlock.generate.render import PromptRenderer
+
+    tok = tiny_gen.tokenizer
+    shots = ({"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"})
+    chat = PromptRenderer.for_tokenizer(tok)
+    assert chat.format == "chat"
+    assert tok.decode(chat.ids(tok, "hi", shots)) == ("<|im_start|>user\nq1<|im_end|>\n<|im_start|>assistant\na1"
+                                                      "<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+                                                      "<|im_start|>assistant\n")
+    # chat_template=False (or a model without one): the benchmark's Q:/A: text, the same renderer as the sweep
+    plain = HFGenerator(model_obj=tiny_gen.model, tokenizer=tok, chat_template=False)
+    assert plain.describe()["prompt_format"] == "qa" and not plain.describe()["chat_template"]
+    assert tok.decode(plain.render("hi", GenerationSettings(), shots)) == "Q: q1\nA: a1\n\nQ: hi\nA:"
+
+
+def _script_free(text: str, pattern: str) -> bool:
+    import re
+
+    return re.search(pattern, text) is None
+
+
+def test_per_row_locks_mix_languages_in_one_batch(tiny_gen):
+    """A LockFactory keyed by each row's language: a ko row and a ru row in one batch are each locked to
+    their own script, and each equals its completion generated alone (equal-length prompts: no padding)."""
+    from langlock.generate.hf import DecodeOptions
+    from langlock.inference.lock import LockFactory
+
+    locks = LockFactory(tiny_gen.tokenizer)
+    options = DecodeOptions(processors=locks)
+    s = GenerationSettings(max_new_tokens=16, temperature=1.0, top_p=1.0, seed=5)
+    items = [PromptItem(f"{lang}{i}", "Say hello", language=lang) for i in range(3) for lang in ("ko", "ru")]
+    mixed = {}
+    tiny_gen.generate(items, s, lambda c: mixed.__setitem__(c.key, c.text), options)
+    assert set(locks.locks) == {"ko", "ru"}
+    for key, text in mixed.items():
+        assert _script_free(text, "[A-Za-z\u0400-\u04ff]" if key.startswith("ko") else "[A-Za-z\uac00-\ud7a3]")
+    alone = {}
+    for item in items:
+        tiny_gen.generate([item], s, lambda c: alone.__setitem__(c.key, c.text), options)
+    assert alone == mixed
+    free = run(tiny_gen, [PromptItem(p.key, p.text) for p in items], s)  # no processors: Latin letters appear
+    assert any(not _script_free(c.text, "[A-Za-z]") for c in free.values())
+
+
+def test_keep_logits_are_the_raw_step_logits_and_beams(tiny_gen):
+    import torch
+
+    from langlock.generate.hf import DecodeOptions
+
+    greedy = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0)
+    out = {}
+    tiny_gen.generate(PROMPTS[:3], greedy, lambda c: out.__setitem__(c.key, c), DecodeOptions(keep_logits=True))
+    for c in out.values():
+        assert c.logits.shape == (len(c.token_ids), tiny_gen.model.config.vocab_size)
+        assert c.logits.argmax(dim=-1).tolist() == c.token_ids  # greedy picks the argmax of the raw logits
+        assert torch.isfinite(c.logits).all()
+    beams = {}
+    tiny_gen.generate(PROMPTS[:3], greedy, lambda c: beams.__setitem__(c.key, c), DecodeOptions(num_beams=2))
+    assert set(beams) == {p.key for p in PROMPTS[:3]}
+    with pytest.raises(UsageError):
+        DecodeOptions(num_beams=2, keep_logits=True)

@@ -14,7 +14,7 @@ from langlock.cli.main import main
 from langlock.merge import ties
 from langlock.merge.io import Checkpoint, from_compute, parse_size, to_compute
 from langlock.merge.layer_swap import language_weights, zone_of
-from langlock.merge.testing import save_tiny_lm
+from tiny_merge_models import save_tiny_lm
 
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -437,7 +437,7 @@ def test_rejects_mismatched_config_and_tokenizer(models, tmp_path, capsys):
     _assert_clean_failure(capsys, out, "soup", "--models", models["task"], wide, "-o", out,
                           match="'vocab_size': 128")
     other_tok = _copy(models["lang"], tmp_path / "lang_tok")
-    from langlock.merge.testing import save_tokenizer
+    from tiny_merge_models import save_tokenizer
 
     save_tokenizer(other_tok, 128, variant=7)
     _assert_clean_failure(capsys, out, "soup", "--models", models["task"], other_tok, "-o", out,

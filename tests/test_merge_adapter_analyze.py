@@ -10,7 +10,7 @@ import pytest
 
 from langlock.cli.main import main
 from langlock.merge.analyze import suggest_swap
-from langlock.merge.testing import save_tiny_lm
+from tiny_merge_models import save_tiny_lm
 
 torch = pytest.importorskip("torch")
 

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from langlock.decoding.sweep import make_grid
 from langlock.errors import UsageError
 from langlock.fewshot import examples
 from langlock.languages import LANGUAGE_NAMES
-from langlock.sweep import make_grid
 
 
 def test_grid_one_factor_at_a_time():

@@ -10,7 +10,8 @@ prompt whose target is `language`:
 
 The example languages rotate with the target (the languages after it in a fixed order), so targets see
 different examples, and the two topics alternate. As in the benchmark's recipe, the 1-shot examples are the
-first exchange of the 5-shot ones.
+first exchange of the 5-shot ones. The generation core renders them (`langlock.generate.render`: chat turns,
+or the benchmark's `Q:/A:` text for models without a chat template).
 """
 
 from __future__ import annotations
@@ -58,8 +59,3 @@ def examples(language: str, task: str, shots: int) -> list[dict]:
         messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
     return messages
 
-
-def as_plain_prompt(messages: list[dict], prompt: str) -> str:
-    """Base models without a chat template: the benchmark's `Q: …\\nA: …` rendering."""
-    turns = [f"Q: {messages[i]['content']}\nA: {messages[i + 1]['content']}" for i in range(0, len(messages), 2)]
-    return "\n\n".join(turns + [f"Q: {prompt}\nA:"]).strip("\n")

@@ -34,30 +34,11 @@ def add_prompt_args(p) -> None:
     p.add_argument("--device", default="cpu")
 
 
-def load_prompts(args):
-    from ..bench.runner import BenchConfig, collect_prompts
-
-    if args.batch_size < 1:
-        from ..errors import UsageError
-
-        raise UsageError("--batch-size must be >= 1")
-    if args.max_batch_tokens < 1:
-        from ..errors import UsageError
-
-        raise UsageError("--max-batch-tokens must be >= 1")
-    return collect_prompts(BenchConfig(output_dir=args.output_dir, suite=args.suite, lcb_dir=args.lcb_dir,
-                                       task=args.task, langs=args.langs, limit=args.limit))
-
-
-def load_model(args):
-    from ..models import load_model_and_tokenizer
-
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    model, tok, path = load_model_and_tokenizer(args.model, device=args.device)
-    return model, tok, path
+def study_args(args) -> dict:
+    """The `decoding.StudyConfig` fields of the shared flags."""
+    return {"model": str(args.model), "output_dir": args.output_dir, "suite": args.suite, "lcb_dir": args.lcb_dir,
+            "task": args.task, "langs": args.langs, "limit": args.limit, "batch_size": args.batch_size,
+            "max_batch_tokens": args.max_batch_tokens, "threads": args.threads, "device": args.device}
 
 
 def register(subparsers) -> None:
@@ -76,38 +57,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..analyze import check_top_p, mark_confusion, trace, write_analysis
-    from ..generate import GenerationSettings
+    from ..decoding.analyze import AnalyzeConfig, analyze, table7_text
 
-    check_top_p(args.stat_top_p)
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                  top_p=args.top_p, seed=args.seed)
-    prompts = load_prompts(args)
-    options = {"ignore_english": args.ignore_english} if args.profile == "tlpo" else {}
-    from ..detect import get_detector
-
-    for lang in dict.fromkeys(p.language for p in prompts):  # an unsupported language fails before loading
-        get_detector(args.profile, lang, **options)
-    model, tok, path = load_model(args)
-    procs = []
-    if args.lock:
-        from ..inference.lock import make_lock
-
-        procs.append(make_lock(tok, args.lock))
-    traces = trace(model, tok, prompts, lambda p: p.language, settings=settings, batch_size=args.batch_size,
-                   max_batch_tokens=args.max_batch_tokens,
-                   top_p_stat=args.stat_top_p, processors=procs)
-    mark_confusion(traces, tok, args.profile, **options)
-    meta = {"model": str(args.model), "model_path": str(path), "profile": args.profile, **options,
-            "prompt_set": args.suite or args.lcb_dir, "task": args.task, "langs": args.langs, "limit": args.limit,
-            "top_p_stat": args.stat_top_p, "lock": args.lock, **settings.to_dict()}
-    data = write_analysis(args.output_dir, traces, meta)
-    print(f"{'steps':30s} {'n':>6s} {'nucleus':>8s} {'entropy':>8s}")
-    for name, row in data["table7"].items():
-        nuc = "–" if row["nucleus"] is None else f"{row['nucleus']:.2f}"
-        ent = "–" if row["entropy"] is None else f"{row['entropy']:.3f}"
-        print(f"{name:30s} {row['n']:6d} {nuc:>8s} {ent:>8s}")
-    print(f"responses with CP: {data['responses_with_cp']}, without: {data['responses_without_cp']}")
-    print(data["finding"])
+    data = analyze(AnalyzeConfig(**study_args(args), profile=args.profile, ignore_english=args.ignore_english,
+                                 max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                                 seed=args.seed, stat_top_p=args.stat_top_p, lock=args.lock))
+    print(table7_text(data))
     print(f"wrote {args.output_dir}/analysis.json, steps.jsonl, distributions.png")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from .analyze_cmd import add_prompt_args, load_model, load_prompts
+from .analyze_cmd import add_prompt_args, study_args
 
 
 def _floats(text: str) -> list[float]:
@@ -58,30 +58,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import UsageError
-    from ..sweep import make_grid, mitigation_tables, run_sweep
+    from ..decoding.sweep import SweepConfig, mitigation_tables, sweep
 
-    if args.max_new_tokens < 1:
-        raise UsageError("--max-new-tokens must be >= 1")
-    cells = make_grid({"temperature": args.temperatures, "top_p": args.top_ps, "beams": args.beams,
-                       "shots": args.shots, "lock": args.locks})
-    prompts = load_prompts(args)
-    if args.profile == "lcb":
-        options = {k: v for k, v in (("english_words", args.english_words), ("lid_model", args.lid_model)) if v}
-    else:
-        options = {"ignore_english": args.ignore_english}
-    from ..detect import get_detector
-
-    for lang in dict.fromkeys(p.language for p in prompts):
-        get_detector(args.profile, lang, **options)
-    model, tok, path = load_model(args)
-    meta = {"model": str(args.model), "model_path": str(path), "prompt_set": args.suite or args.lcb_dir,
-            "task": args.task, "langs": args.langs, "limit": args.limit, "n_prompts": len(prompts),
-            "max_new_tokens": args.max_new_tokens, "seed": args.seed, "lock_entropy": args.lock_entropy}
-    data = run_sweep(args.output_dir, model, tok, prompts, cells, model_name=str(args.model),
-                     max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size,
-                     max_batch_tokens=args.max_batch_tokens,
-                     profile=args.profile, detector_options=options, lock_threshold=args.lock_entropy, meta=meta)
+    data = sweep(SweepConfig(**study_args(args), temperatures=args.temperatures, top_ps=args.top_ps,
+                             beams=args.beams, shots=args.shots, locks=args.locks, lock_entropy=args.lock_entropy,
+                             max_new_tokens=args.max_new_tokens, seed=args.seed, profile=args.profile,
+                             english_words=args.english_words, lid_model=args.lid_model,
+                             ignore_english=args.ignore_english))
     print(mitigation_tables(data))
     print(f"wrote {args.output_dir}/sweep.json, sweep.md, plot_*.png")
     return 0

@@ -6,25 +6,35 @@ next run the file is read back, a torn last line (no trailing newline) is cut of
 not yet there are sampled. The settings (model, N, temperature, top-p, max new tokens, seed) are stored next to
 it in ``OUT.meta.json``; resuming with different settings is refused rather than mixing two distributions.
 
-Each prompt is sampled in one `generate` call with ``num_return_sequences=N`` under its own seed (derived from
-the run seed and the prompt id), so a resumed run produces exactly what an uninterrupted one would. Full texts
-are always kept (no early stop at the confusion point): the pairs and SFT data need whole answers.
+Sampling runs on the generation core (`langlock.generate.hf`: chat template, one user turn, seeded
+temperature / top-p sampling, its stop rule). Prompt `id` gets the seed ``s = prompt_seed(run seed, id)``
+(`generate.base.prompt_seed`, the one every generation path uses) and its N samples are the core's prompts
+``#0`` … ``#N-1`` under run seed ``s``, i.e. sample i is drawn with ``prompt_seed(s, "#i")``: a resumed run
+produces exactly what an uninterrupted one would, whatever the batching. Full texts are always kept (no early
+stop at the confusion point): the pairs and SFT data need whole answers.
+
+Seeding changed when the sampler moved onto the core (before: per-prompt ``sha1`` seeds and transformers'
+sampler). The meta file records the scheme (``seeding``); a samples file written under the old one is refused
+for resuming, so two distributions are never mixed in one file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, UsageError
+from ..generate.base import prompt_seed
 from ..io_utils import write_json_atomic
 
-#: generate(prompt_text, n, seed) -> n completion strings
+#: generate(prompt_text, n, seed) -> n completion strings; `seed` is the prompt's seed (`prompt_seed(run seed, id)`)
 GenerateFn = Callable[[str, int, int], list[str]]
+
+#: How samples are seeded, recorded in the meta file (absent in files of the earlier sha1 scheme).
+SEEDING = "generate.prompt_seed(prompt_seed(seed, id), '#i')"
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class SampleSettings:
     max_new_tokens: int = 256
     repetition_penalty: float = 1.0
     seed: int = 0
+    seeding: str = field(default=SEEDING, init=False)  # recorded in the meta file; not a setting
 
     def check(self) -> None:
         if self.n < 1:
@@ -46,10 +57,6 @@ class SampleSettings:
             raise UsageError(f"top-p must be in (0, 1], got {self.top_p}")
         if self.max_new_tokens < 1:
             raise UsageError(f"max new tokens must be at least 1, got {self.max_new_tokens}")
-
-
-def prompt_seed(seed: int, pid: str) -> int:
-    return int(hashlib.sha1(f"{seed}:{pid}".encode()).hexdigest()[:8], 16)
 
 
 def meta_path(out: Path) -> Path:
@@ -95,10 +102,12 @@ def sample_completions(
         raise InputError("no prompts to sample")
     meta = meta_path(out)
     want = asdict(settings)
-    if meta.exists():
-        have = json.loads(meta.read_text(encoding="utf-8"))
-        if have != want:
-            diff = ", ".join(f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items() if have.get(k) != v)
+    have = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else None
+    if have is not None:
+        have.setdefault("seeding", None)  # files of the earlier sha1 scheme
+        if {**have, "seeding": SEEDING} != want:
+            diff = ", ".join(f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items()
+                             if k != "seeding" and have.get(k) != v)
             raise UsageError(f"{out} was sampled with other settings ({diff}); use a new output path")
     elif out.exists() and out.stat().st_size:
         raise UsageError(f"{out} exists but has no {meta.name}; refusing to append to a file of unknown origin")
@@ -108,6 +117,11 @@ def sample_completions(
     if stray:
         raise UsageError(f"{out} holds {len(stray)} prompt(s) not in this prompts file; use a new output path")
     todo = [p for p in prompts if p["id"] not in done]
+    if todo and have is not None and have["seeding"] != SEEDING:
+        scheme = have["seeding"] or "per-prompt sha1 seeds and transformers' sampler, before the generation core"
+        raise UsageError(f"{out} was sampled with other seeds ({scheme}); its {len(todo)} missing prompt(s) cannot "
+                         "be added consistently. Sample into a new output path (or delete the file and its "
+                         ".meta.json)")
     if todo and not meta.exists():
         write_json_atomic(meta, want)
     if todo:
@@ -129,29 +143,27 @@ def sample_completions(
 
 
 def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str = "cpu") -> GenerateFn:
-    """A `GenerateFn` over transformers `generate`: chat template, one user turn, no system prompt."""
-    import torch
+    """A `GenerateFn` over the generation core (`generate.hf.HFGenerator`): chat template, one user turn, no
+    system prompt; the N samples of a prompt are one batch (within the core's token budget)."""
+    from ..generate.base import GenerationSettings, PromptItem
+    from ..generate.hf import DecodeOptions, HFGenerator
 
-    from ..models import load_model_and_tokenizer
-
-    model, tok, _ = load_model_and_tokenizer(settings.model, dtype=dtype, device=device)
-    if tok.chat_template is None:
+    gen = HFGenerator(settings.model, dtype=dtype, device=device, batch_size=settings.n)
+    if not gen.use_chat_template:
         raise InputError(f"{settings.model}: the tokenizer has no chat template")
+    options = DecodeOptions()
+    if settings.repetition_penalty != 1.0:
+        from transformers import RepetitionPenaltyLogitsProcessor
+
+        penalty = [RepetitionPenaltyLogitsProcessor(settings.repetition_penalty)]
+        options = DecodeOptions(processors=lambda _language: penalty)
 
     def generate(prompt: str, n: int, seed: int) -> list[str]:
-        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                      return_tensors="pt", return_dict=True)
-        ids = {k: v.to(model.device) for k, v in ids.items()}
-        torch.manual_seed(seed)
-        kw = dict(do_sample=settings.temperature > 0, max_new_tokens=settings.max_new_tokens,
-                  num_return_sequences=n, pad_token_id=tok.pad_token_id)
-        if settings.temperature > 0:
-            kw.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-        if settings.repetition_penalty != 1.0:
-            kw["repetition_penalty"] = settings.repetition_penalty
-        with torch.no_grad():
-            outs = model.generate(**ids, **kw)
-        start = ids["input_ids"].shape[1]
-        return [tok.decode(o[start:], skip_special_tokens=True) for o in outs]
+        core = GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                                  top_p=settings.top_p, seed=seed)
+        out: dict[str, str] = {}
+        gen.generate([PromptItem(f"#{i}", prompt) for i in range(n)], core,
+                     lambda c: out.__setitem__(c.key, c.text), options)
+        return [out[f"#{i}"] for i in range(n)]
 
     return generate

@@ -55,8 +55,11 @@ _LINGUA_CACHE_MAX = 400_000
 # ---------------------------------------------------------------------------------------------- characters
 
 
-def _char_verdict(ch: str, lang: str, ignore_english: bool) -> int:
-    """Verdict of one character (spec §2.2, rules in order): _IGNORE, _PASS or _FAIL."""
+def char_verdict(ch: str, lang: str, ignore_english: bool) -> int:
+    """Verdict of one character (spec §2.2, rules in order): _IGNORE, _PASS or _FAIL (0, 1, 2).
+
+    Public: `langlock.inference.vocab` builds the LanguageLock's token mask from the same rule.
+    """
     import emoji
 
     if emoji.is_emoji(ch) or unicodedata.category(ch)[0] in "PSC" or ch.isspace():
@@ -87,7 +90,7 @@ class _CharTable(dict):
         self.ignore_english = ignore_english
 
     def __missing__(self, ch: str) -> int:
-        verdict = self[ch] = _char_verdict(ch, self.lang, self.ignore_english)
+        verdict = self[ch] = char_verdict(ch, self.lang, self.ignore_english)
         return verdict
 
 

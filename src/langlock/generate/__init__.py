@@ -1,7 +1,10 @@
 """Generation backends behind one interface (`Generator`): `hf`, `openai`, `file`, `vllm`.
 
-`make_generator(backend, **options)` builds one; importing this package imports neither torch nor
-transformers (each backend imports what it needs when it is built).
+`make_generator(backend, **options)` builds one. `hf` is also langlock's one generation core for local models
+(`generate.hf`: bench, sweep, analyze, the data sampler, the merge experiment script), with one prompt
+renderer (`generate.render`), one seed rule (`prompt_seed`) and one batcher (`base.length_batches`).
+Importing this package imports neither torch nor transformers (each backend imports what it needs when it
+is built).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..errors import LanglockError, UsageError
 
@@ -54,10 +54,14 @@ BENCHMARK_DEFAULTS = GenerationSettings()
 
 @dataclass(frozen=True)
 class PromptItem:
-    """One prompt to complete: `key` is unique within a run and stable across runs (it keys the log)."""
+    """One prompt to complete: `key` is unique within a run and stable across runs (it keys the log and the
+    prompt's seed). `language` (the row's target, for per-language logits processors) and `shots` (in-context
+    user / assistant turns placed before the prompt) are used by the `hf` backend."""
 
     key: str
     text: str
+    language: str | None = None
+    shots: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,13 @@ class Completion:
     text: str
     finish_reason: str  # "stop" (end of turn / EOS) or "length" (hit max_new_tokens)
     n_tokens: int | None = None
+    #: `hf` backend: the generated token ids up to (not including) the stop token, and, when asked for
+    #: (`DecodeOptions.keep_logits`), the raw next-token logits of those steps ([len(token_ids), vocab]).
+    token_ids: list[int] | None = field(default=None, repr=False, compare=False)
+    logits: object = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"key": self.key, "text": self.text, "finish_reason": self.finish_reason, "n_tokens": self.n_tokens}
 
 
 def prompt_seed(seed: int, key: str) -> int:

@@ -1,18 +1,37 @@
-"""`hf` backend: transformers `generate`, batched and left-padded, with the model's chat template.
+"""`hf` backend and the generation core: transformers `generate`, batched and left-padded.
+
+Every local generation loop of langlock outside the TLPO trainer's rollouts runs here: `langlock bench`
+(the `hf` backend), `langlock sweep` (beams, in-context examples, a lock per cell), `langlock analyze` (the
+raw logits of every step), the data sampler (`langlock data sample`: N samples per prompt) and the merge
+experiment script. One of each:
+
+- prompt renderer: `generate.render.PromptRenderer` (chat template with optional in-context turns, or the
+  benchmark's `Q:/A:` text for models without a template);
+- seed: `generate.base.prompt_seed(settings.seed, item.key)` per prompt;
+- stop rule: `stop_token_ids` (EOS of tokenizer and generation config, known end-of-turn tokens);
+- batcher: `generate.base.length_batches` (length-bucketed within `batch_size` and `max_batch_tokens`,
+  the token budget divided by the beam count).
 
 Sampling (temperature + nucleus) is done by `SeededSampler`, a logits processor that draws each row's next
 token from that row's own `torch.Generator` seeded from (run seed, prompt key), and hands `generate` a
 one-hot choice that greedy decoding then takes. So a completion depends only on its prompt and the seed,
-not on batch size or which prompts share its batch (up to float noise from padding). Generation stops at
-EOS and at end-of-turn tokens the tokenizer knows.
+not on batch size or which prompts share its batch (up to float noise from padding). `temperature=0` is
+greedy; `DecodeOptions.num_beams > 1` is transformers' beam search (no sampling).
+
+Logits processors run before the sampler: the generator-wide `lock` (bench's `--lock`), then the row's own
+processors from `DecodeOptions.processors(language)` (e.g. a `LanguageLock` for each row's language), so one
+batch may mix languages.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from ..errors import UsageError
 from .base import Completion, GenerationSettings, Generator, PromptItem, length_batches, prompt_seed
+from .render import PromptRenderer
 
 #: End-of-turn markers of common chat templates; those present in the vocabulary stop generation.
 #: Size of the top-k fast path of the nucleus sampler.
@@ -95,16 +114,67 @@ def stop_token_ids(tokenizer, model=None) -> list[int]:
     return ids
 
 
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Options of the core beyond `GenerationSettings` (which every backend shares).
+
+    num_beams: beam search with this many beams (1: seeded sampling / greedy).
+    processors: `language -> logits processors` for each row (keyed by `PromptItem.language`); called once per
+        row per batch, so return cached objects (`inference.lock.LockFactory`). Rows whose lists are the same
+        objects share one call on their rows.
+    keep_logits: put the raw next-token logits of every kept step in `Completion.logits` (sampling only).
+    """
+
+    num_beams: int = 1
+    processors: Callable[[str | None], Sequence] | None = None
+    keep_logits: bool = False
+
+    def __post_init__(self):
+        if self.num_beams < 1:
+            raise UsageError(f"num_beams must be >= 1, got {self.num_beams}")
+        if self.keep_logits and self.num_beams > 1:
+            raise UsageError("per-step logits are kept for sampling / greedy decoding only, not beam search")
+
+
+class RowProcessors:
+    """Logits processor applying each row's own processor list; rows with the same list run as one call.
+
+    `row_lists[r]` is the list of row r of the [batch x beams] scores; processors must act row-wise (a
+    `LanguageLock`, a repetition penalty), which makes a sub-batch call equal to the full-batch one."""
+
+    def __init__(self, row_lists: Sequence[Sequence]):
+        import torch
+
+        groups: dict[tuple, list[int]] = {}
+        self.lists: dict[tuple, Sequence] = {}
+        for r, procs in enumerate(row_lists):
+            key = tuple(id(p) for p in procs)
+            groups.setdefault(key, []).append(r)
+            self.lists[key] = procs
+        self.groups = {k: torch.tensor(rows) for k, rows in groups.items() if k}
+
+    def __call__(self, input_ids, scores):
+        out = scores.clone()
+        for key, rows in self.groups.items():
+            rows = rows.to(scores.device)
+            ids, sub = input_ids[rows], scores[rows]
+            for proc in self.lists[key]:
+                sub = proc(ids, sub)
+            out[rows] = sub
+        return out
+
+
 class HFGenerator(Generator):
     """Batched transformers generation. Pass `model` (a spec for `langlock.models`) or `model_obj` +
-    `tokenizer` (already loaded). `chat_template=False` feeds the raw prompt (base models)."""
+    `tokenizer` (already loaded). `chat_template=False` renders the `Q:/A:` text even when the tokenizer
+    has a template (models without one always get it)."""
 
     name = "hf"
 
     def __init__(self, model=None, *, model_obj=None, tokenizer=None, batch_size: int = 8,
                  device: str = "cpu", dtype: str = "float32", cache_dir=None, chat_template: bool | None = None,
                  threads: int | None = None, max_batch_tokens: int = 4096, lock: dict | None = None):
-        if model_obj is None:
+        if model_obj is None:  # load it
             from ..models import load_model_and_tokenizer
 
             model_obj, tokenizer, path = load_model_and_tokenizer(model, dtype=dtype, device=device,
@@ -120,10 +190,11 @@ class HFGenerator(Generator):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
-        has_template = bool(getattr(tokenizer, "chat_template", None))
-        self.use_chat_template = has_template if chat_template is None else (chat_template and has_template)
+        self.renderer = PromptRenderer.for_tokenizer(tokenizer, chat_template)
         self.batch_size = max(1, int(batch_size))
         self.max_batch_tokens = max_batch_tokens
+        if model is None and hasattr(model_obj, "device"):  # an already loaded model: inputs go where it is
+            device = str(model_obj.device)
         self.device = device
         self.stop_ids = stop_token_ids(tokenizer, model_obj)
         self.lock = None
@@ -131,6 +202,10 @@ class HFGenerator(Generator):
             from ..inference.lock import LanguageLock
 
             self.lock = LanguageLock(tokenizer, **lock)
+
+    @property
+    def use_chat_template(self) -> bool:
+        return self.renderer.format == "chat"
 
     def describe(self) -> dict:
         tmpl = getattr(self.tokenizer, "chat_template", None) if self.use_chat_template else None
@@ -143,61 +218,83 @@ class HFGenerator(Generator):
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
             "chat_template": bool(tmpl),
             "chat_template_sha256": hashlib.sha256(tmpl.encode()).hexdigest() if isinstance(tmpl, str) else None,
+            "prompt_format": self.renderer.format,
             "stop_token_ids": self.stop_ids,
             "torch_threads": _torch_threads(),
             **({"lock": self.lock.describe()} if self.lock else {}),
         }
 
-    def render(self, text: str, settings: GenerationSettings) -> list[int]:
-        """Token ids of the prompt: chat template (user turn, optional system turn) or the raw text."""
-        tok = self.tokenizer
-        if self.use_chat_template:
-            messages = [{"role": "user", "content": text}]
-            if settings.system_prompt:
-                messages.insert(0, {"role": "system", "content": settings.system_prompt})
-            rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            return tok(rendered, add_special_tokens=False)["input_ids"]
-        return tok(text)["input_ids"]
+    def render(self, text: str, settings: GenerationSettings, shots: Sequence[dict] = ()) -> list[int]:
+        """Token ids of one prompt (`generate.render.PromptRenderer`, the settings' system prompt)."""
+        return self.renderer.ids(self.tokenizer, text, shots, settings.system_prompt)
 
     def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
-                 on_done: Callable[[Completion], None]) -> None:
-        encoded = [(p, self.render(p.text, settings)) for p in prompts]
-        for batch in self.batches(encoded):
-            for c in self.generate_batch(batch, settings):
+                 on_done: Callable[[Completion], None], options: DecodeOptions | None = None) -> None:
+        options = options or DecodeOptions()
+        encoded = [(p, self.render(p.text, settings, p.shots)) for p in prompts]
+        for batch in self.batches(encoded, options.num_beams):
+            for c in self.generate_batch(batch, settings, options):
                 on_done(c)
 
-    def batches(self, encoded):
-        """(prompt, ids) pairs in length-bucketed batches within `batch_size` and `max_batch_tokens`."""
-        return length_batches(encoded, [len(ids) for _, ids in encoded], self.batch_size, self.max_batch_tokens)
+    def batches(self, encoded, num_beams: int = 1):
+        """(prompt, ids) pairs in length-bucketed batches within `batch_size` and `max_batch_tokens` (divided by
+        the beam count: every prompt runs as `num_beams` sequences)."""
+        budget = max(1, self.max_batch_tokens // num_beams)
+        return length_batches(encoded, [len(ids) for _, ids in encoded], self.batch_size, budget)
 
-    def generate_batch(self, batch, settings: GenerationSettings) -> list[Completion]:
+    def processors(self, batch, settings: GenerationSettings, options: DecodeOptions) -> list:
+        """The batch's logits processors in order: the lock, the rows' own processors, the seeded sampler."""
+        import torch
+
+        procs = [self.lock] if self.lock else []
+        if options.processors is not None:
+            rows = [list(options.processors(p.language)) for p, _ in batch for _ in range(options.num_beams)]
+            if all(len(r) == len(rows[0]) and all(a is b for a, b in zip(r, rows[0])) for r in rows):
+                procs += rows[0]  # one list for every row: applied to the whole batch
+            else:
+                procs.append(RowProcessors(rows))
+        if options.num_beams == 1:
+            gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p, _ in batch]
+            procs.append(SeededSampler(gens, settings.temperature, settings.top_p))
+        return procs
+
+    def generate_batch(self, batch, settings: GenerationSettings, options: DecodeOptions | None = None
+                       ) -> list[Completion]:
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
 
+        options = options or DecodeOptions()
         tok = self.tokenizer
         padded = tok.pad({"input_ids": [ids for _, ids in batch]}, padding=True, return_tensors="pt")
         input_ids = padded["input_ids"].to(self.device)
         attention = padded["attention_mask"].to(self.device)
-        gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p, _ in batch]
+        extra = {}
+        if options.num_beams > 1:
+            extra.update(num_beams=options.num_beams, early_stopping=True)
+        if options.keep_logits:
+            extra.update(return_dict_in_generate=True, output_logits=True)
         config = GenerationConfig(
             max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=self.stop_ids,
-            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, **extra,
         )
-        sampler = SeededSampler(gens, settings.temperature, settings.top_p)
+        procs = self.processors(batch, settings, options)
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
-                                      logits_processor=LogitsProcessorList([self.lock, sampler] if self.lock else [sampler]))
-        new = out[:, input_ids.shape[1]:].tolist()
+                                      logits_processor=LogitsProcessorList(procs))
+        logits = torch.stack(out.logits, dim=1) if options.keep_logits else None  # [B, steps, V]
+        sequences = out.sequences if options.keep_logits else out
+        new = sequences[:, input_ids.shape[1]:].tolist()
         results = []
         stops = set(self.stop_ids)
-        for (p, _), ids in zip(batch, new):
+        for row, ((p, _), ids) in enumerate(zip(batch, new)):
             cut = next((i for i, t in enumerate(ids) if t in stops), None)
             if cut is None:
                 body, reason, n = ids, "length", len(ids)
             else:
                 body, reason, n = ids[:cut], "stop", cut + 1
             text = tok.decode(body, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            results.append(Completion(p.key, text, reason, n))
+            results.append(Completion(p.key, text, reason, n, token_ids=body,
+                                      logits=None if logits is None else logits[row, :len(body)]))
         return results
 
 

@@ -115,3 +115,21 @@ def make_lock(tokenizer, spec: str | None, **options) -> LanguageLock | None:
     from ..languages import check_language
 
     return LanguageLock(tokenizer, check_language(spec), **options)
+
+
+class LockFactory:
+    """`language -> [LanguageLock]` for the generation core's per-row processors
+    (`generate.hf.DecodeOptions.processors`): one lock per language, built on first use and reused, so rows
+    of one language share a call. `None` (a row without a language) gets no lock."""
+
+    def __init__(self, tokenizer, **options):
+        self.tokenizer = tokenizer
+        self.options = options
+        self.locks: dict[str, LanguageLock] = {}
+
+    def __call__(self, language: str | None) -> list:
+        if language is None:
+            return []
+        if language not in self.locks:
+            self.locks[language] = LanguageLock(self.tokenizer, language, **self.options)
+        return [self.locks[language]]

@@ -36,7 +36,7 @@ from ..languages import LANGUAGE_NAMES, check_language
 
 log = logging.getLogger(__name__)
 
-IGNORE, PASS, FAIL = 0, 1, 2
+IGNORE, PASS, FAIL = 0, 1, 2  # the values `detect.tlpo.char_verdict` returns
 
 #: Characters that make an ASCII-letter token "code" (never blocked) when they appear in it.
 CODE_CHARS = frozenset("_()[]{}<>=;$#@\\|`~^*/+&%0123456789")
@@ -55,13 +55,13 @@ def char_verdict(ch: str, language: str, allow_latin: bool = False) -> int:
     unless `allow_latin`. Latin targets: a character the detector would judge passes if it is Latin, fails
     otherwise.
     """
-    from ..detect.tlpo import _char_verdict
+    from ..detect.tlpo import char_verdict as detector_verdict
 
     if language in T.LATIN_TARGETS:
-        if _char_verdict(ch, "ko", False) == IGNORE:  # the ignore rules do not depend on the target (zh aside)
+        if detector_verdict(ch, "ko", False) == IGNORE:  # the ignore rules do not depend on the target (zh aside)
             return IGNORE
         return PASS if ("A" <= ch <= "Z" or "a" <= ch <= "z" or "LATIN" in unicodedata.name(ch, "")) else FAIL
-    return _char_verdict(ch, language, allow_latin)
+    return detector_verdict(ch, language, allow_latin)
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Matplotlib figures of the report (and of `langlock sweep` / `langlock analyze`), as PNG bytes.
+"""Matplotlib figures of the report and the PNG files of `langlock sweep` / `langlock analyze`.
 
 Every function returns a `matplotlib.figure.Figure` built with the Agg backend (no display needed);
 `png_bytes` and `data_uri` turn one into bytes or a base64 `data:` URI for embedding in HTML.
@@ -94,3 +94,20 @@ def distributions(panels: dict[str, dict[str, list[float]]], title: str):
         ax.legend(fontsize=8)
     fig.suptitle(title, y=1.04)
     return fig
+
+
+# ------------------------------------------------------------------------- files of the decoding studies
+
+
+def sweep_plot_files(data: dict) -> dict[str, bytes]:
+    """`langlock sweep`'s `plot_<axis>.png` files: the report's per-axis figures (`html.sweep_figures`)."""
+    from .html import sweep_figures
+
+    return {f"plot_{title.split(' vs ')[-1]}.png": png_bytes(fig) for title, fig in sweep_figures(data)}
+
+
+def analysis_plot_file(distributions: dict) -> bytes:
+    """`langlock analyze`'s `distributions.png`: the report's figure (`html.analysis_figure`)."""
+    from .html import analysis_figure
+
+    return png_bytes(analysis_figure(distributions))

@@ -1,4 +1,4 @@
-"""Tiny multi-shard causal LMs built from a config (no Hub), for merge tests, docs and demos.
+"""Tiny multi-shard causal LMs built from a config (no Hub), for the merge tests (test code: not installed).
 
 `save_tiny_lm` writes a randomly initialised Llama/Qwen2 with a few layers, sharded into many small
 safetensors files, plus a tiny word-level `tokenizer.json`.  Passing `base=` derives an "expert" from an
@@ -42,7 +42,7 @@ def save_tiny_lm(path: str | Path, seed: int = 0, arch: str = "llama", layers: i
     import torch
     from transformers import AutoModelForCausalLM
 
-    from .plan import layer_index
+    from langlock.merge.plan import layer_index
 
     path = Path(path)
     torch.manual_seed(seed)

@@ -1,6 +1,7 @@
-"""A small, real layer-swap experiment on CPU (SmolLM2-135M-Instruct), end to end and resumable.
+"""A small, real layer-swap experiment on CPU (SmolLM2-135M-Instruct), end to end and resumable: a recipe
+script over the library (`langlock.merge`, `langlock.generate`), not part of the installed package.
 
-    python -m langlock.merge.experiment --lang ko --out runs/merge_exp [--steps 60] [--lr 3e-4] [--n-eval 20]
+    python scripts/merge_experiment.py --lang ko --out runs/merge_exp [--steps 60] [--lr 3e-4] [--n-eval 20]
 
 1. base: the packaged SmolLM2-135M-Instruct (`langlock.models.resolve_model`, converted from its GGUF);
 2. language expert: LoRA SFT (TRL `SFTTrainer` + PEFT) on chatterbot-corpus conversations in the target
@@ -9,8 +10,8 @@
    seed, answers as digits), folded the same way;
 4. `langlock merge analyze` of both experts against the base (table, CSV, heat-map) and its suggested (b, u);
 5. merges: layer swap with the suggested zones, layer swap with the paper's default shape, soup, TIES;
-6. evaluation of every model on the target-language arithmetic prompts of `builtin-retention` (greedy):
-   task accuracy (`suites.retention.check`) and LPR (share of responses the `lcb` detector passes).
+6. evaluation of every model on the target-language arithmetic prompts of `builtin-retention` (greedy, with
+   the generation core `langlock.generate.hf`): task accuracy (`suites.retention.check`) and LPR (share of responses the `lcb` detector passes).
 
 Every step writes into `--out` and is skipped when its output exists, so a rerun resumes.
 """
@@ -51,7 +52,7 @@ def task_sft_rows(n: int, seed: int = 12345) -> list[dict]:
     """English arithmetic word problems (the `builtin-retention` template, other operands), digit answers."""
     from num2words import num2words
 
-    from ..suites.data import load_json
+    from langlock.suites.data import load_json
 
     template = load_json("retention.json")["arith"]["en"]
     rng = random.Random(seed)
@@ -87,25 +88,18 @@ def train_lora(base: Path, rows: list[dict], out: Path, steps: int, seed: int, l
 
 def evaluate(model_dir: Path, lang: str, n_eval: int, max_new_tokens: int = 32) -> dict:
     """Greedy answers to the target-language arithmetic prompts: accuracy and LPR."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ..detect import get_detector
-    from ..suites.retention import check, retention_prompts
+    from langlock.detect import get_detector
+    from langlock.generate import GenerationSettings, PromptItem
+    from langlock.generate.hf import HFGenerator
+    from langlock.suites.retention import check, retention_prompts
 
     prompts = [p for p in retention_prompts(langs=[lang], seed=0, per_kind=n_eval) if p.meta["kind"] == "arith"]
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    tok.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    texts = [tok.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
-                                     add_generation_prompt=True) for p in prompts]
-    completions = []
-    with torch.no_grad():
-        for i in range(0, len(texts), 10):
-            enc = tok(texts[i:i + 10], return_tensors="pt", padding=True, add_special_tokens=False)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tok.pad_token_id or tok.eos_token_id)
-            completions += tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    gen = HFGenerator(str(model_dir), batch_size=10)
+    texts: dict[str, str] = {}
+    gen.generate([PromptItem(str(i), p.prompt, lang) for i, p in enumerate(prompts)],
+                 GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0),
+                 lambda c: texts.__setitem__(c.key, c.text))
+    completions = [texts[str(i)] for i in range(len(prompts))]
     detector = get_detector("lcb", lang)
     correct = [check(p, c) for p, c in zip(prompts, completions)]
     passed = [detector.detect(c).status == "pass" for c in completions]
@@ -127,12 +121,12 @@ def main(argv=None) -> int:
 
     import time
 
-    from ..models import resolve_model
-    from .analyze import analyze, format_table, write_outputs
-    from .apply_adapter import apply_adapter
-    from .execute import run_plan
-    from .io import Checkpoint
-    from .plan import plan_layer_swap, plan_soup, plan_ties
+    from langlock.merge.analyze import analyze, format_table, write_outputs
+    from langlock.merge.apply_adapter import apply_adapter
+    from langlock.merge.execute import run_plan
+    from langlock.merge.io import Checkpoint
+    from langlock.merge.plan import plan_layer_swap, plan_soup, plan_ties
+    from langlock.models import resolve_model
 
     t_start = time.perf_counter()
     out = Path(args.out)

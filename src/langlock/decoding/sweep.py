@@ -8,10 +8,11 @@ the scorer's files (`results.json`, `samples.jsonl`, ...). A killed sweep resume
 skipped, a half-done cell continues from its log. At the end `sweep.json`, `sweep.md` (the mitigation
 tables) and one plot per axis (`plot_<axis>.png`) are written.
 
-Generation: the model's chat template with the in-context examples as earlier turns (`langlock.fewshot`),
-or the benchmark's `Q:/A:` rendering for models without a template; sampling as the `hf` backend does it
-(per-prompt seeded, so cells differ only by their setting); beam search with transformers' `num_beams`;
-the lock as a `LanguageLock` for each prompt's language, placed before sampling.
+Generation: the generation core (`langlock.generate.hf`), as `langlock bench` generates: its prompt renderer
+(the chat template with the in-context examples of `langlock.fewshot` as earlier turns, or the benchmark's
+`Q:/A:` text for models without a template), per-prompt seeded sampling (so cells differ only by their
+setting), its stop rule and batcher; beam search and the lock (a `LanguageLock` for each prompt's language,
+before sampling) are options of the core. `sweep(SweepConfig)` is the whole command.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
-from .io_utils import atomic_dir, write_json_atomic, write_text_atomic
+from ..errors import UsageError
+from ..io_utils import atomic_dir, write_json_atomic, write_text_atomic
+from . import StudyConfig, check_detectors
 
 log = logging.getLogger(__name__)
 
@@ -77,84 +79,68 @@ def _check_value(axis: str, v) -> None:
         raise UsageError(f"bad value {v!r} for sweep axis {axis}")
 
 
-def render_prompt(tokenizer, prompt, shots: int) -> str:
-    from .fewshot import as_plain_prompt, examples
+def cell_items(prompts, cell: Cell) -> list:
+    """The core's `PromptItem`s of a cell: key, text, language and the cell's in-context examples."""
+    from ..fewshot import examples
+    from ..generate.base import PromptItem
 
-    messages = examples(prompt.language, prompt.task, shots) if shots else []
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages + [{"role": "user", "content": prompt.prompt}],
-                                             tokenize=False, add_generation_prompt=True)
-    return as_plain_prompt(messages, prompt.prompt)
+    return [PromptItem(p.key, p.prompt, p.language,
+                       tuple(examples(p.language, p.task, cell.shots)) if cell.shots else ()) for p in prompts]
 
 
-def generate_cell(model, tokenizer, prompts, cell: Cell, *, max_new_tokens: int, seed: int, batch_size: int,
-                  on_done, lock_threshold: float | None = None, max_batch_tokens: int = 4096) -> None:
-    """Generate `prompts` (BenchPrompts) under `cell`'s setting; `on_done(prompt, text, finish_reason)`.
+def cell_decoding(gen, cell: Cell, *, max_new_tokens: int, seed: int, lock_threshold: float | None = None):
+    """(GenerationSettings, DecodeOptions) of a cell for the generation core `gen`."""
+    from ..generate.base import GenerationSettings
+    from ..generate.hf import DecodeOptions
+    from ..inference.lock import LockFactory
 
-    Batches are length-bucketed like `langlock bench`'s; with beam search every prompt runs as `beams`
-    sequences, so the padded-token budget per batch is divided by the beam count.
-    """
-    import torch
-    from transformers import GenerationConfig, LogitsProcessorList
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=cell.temperature, top_p=cell.top_p,
+                                  seed=seed)
+    locks = None if cell.lock == "off" else LockFactory(gen.tokenizer, mode=cell.lock,
+                                                        entropy_threshold=lock_threshold)
+    return settings, DecodeOptions(num_beams=cell.beams, processors=locks)
 
-    from .generate.base import length_batches, prompt_seed
-    from .generate.hf import SeededSampler, stop_token_ids
-    from .inference.lock import LanguageLock
 
-    tokenizer.padding_side = "left"
-    stops = stop_token_ids(tokenizer, model)
-    template = bool(getattr(tokenizer, "chat_template", None))
+def generate_cell(gen, prompts, cell: Cell, *, max_new_tokens: int, seed: int, on_done,
+                  lock_threshold: float | None = None) -> None:
+    """Generate `prompts` (BenchPrompts) under `cell`'s setting with the core `gen` (an `HFGenerator`);
+    `on_done(prompt, text, finish_reason)`. One language at a time, as before the core took per-row locks,
+    so a cell's batches (and its numbers) are those of earlier langlock versions."""
+    settings, options = cell_decoding(gen, cell, max_new_tokens=max_new_tokens, seed=seed,
+                                      lock_threshold=lock_threshold)
+    by_key = {p.key: p for p in prompts}
     by_lang: dict[str, list] = {}
     for p in prompts:
         by_lang.setdefault(p.language, []).append(p)
-    for lang, group in by_lang.items():
-        procs = []
-        if cell.lock != "off":
-            procs.append(LanguageLock(tokenizer, lang, mode=cell.lock, entropy_threshold=lock_threshold))
-        ids = {p.key: tokenizer(render_prompt(tokenizer, p, cell.shots), add_special_tokens=not template)["input_ids"]
-               for p in group}
-        budget = max(1, max_batch_tokens // cell.beams)
-        for batch in length_batches(group, [len(ids[p.key]) for p in group], batch_size, budget):
-            enc = tokenizer.pad({"input_ids": [ids[p.key] for p in batch]}, padding=True, return_tensors="pt")
-            enc = {k: v.to(model.device) for k, v in enc.items()}
-            config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
-                                      pad_token_id=tokenizer.pad_token_id, num_beams=cell.beams,
-                                      early_stopping=cell.beams > 1)
-            batch_procs = list(procs)
-            if cell.beams == 1:
-                gens = [torch.Generator().manual_seed(prompt_seed(seed, p.key)) for p in batch]
-                batch_procs.append(SeededSampler(gens, cell.temperature, cell.top_p))
-            with torch.inference_mode():
-                out = model.generate(**enc, generation_config=config, logits_processor=LogitsProcessorList(batch_procs))
-            for p, ids in zip(batch, out[:, enc["input_ids"].shape[1]:].tolist()):
-                cut = next((i for i, t in enumerate(ids) if t in stops), None)
-                body = ids if cut is None else ids[:cut]
-                on_done(p, tokenizer.decode(body, skip_special_tokens=True), "length" if cut is None else "stop")
+    for group in by_lang.values():
+        gen.generate(cell_items(group, cell), settings, lambda c: on_done(by_key[c.key], c.text, c.finish_reason),
+                     options)
 
 
 def score_cell(cell_dir: Path, prompts, entries: dict, model_name: str, settings: dict, profile: str,
                detector_options: dict) -> dict:
     """Score a finished cell with the scorer and write its files; return {overall, per_language}."""
-    from .score.metrics import score_records
-    from .score.records import Record
-    from .score.writers import report_to_dict, write_outputs
+    from ..score.metrics import score_records
+    from ..score.records import Record
+    from ..score.writers import report_to_dict, write_outputs
 
     records = [Record(p.task, model_name, p.source, p.language, entries[p.key]["completion"], p.id, p.prompt)
                for p in prompts]
     report = score_records(records, profile, **detector_options)
     write_outputs(report, cell_dir, settings)
-    from .report.runs import Run, apply_results
+    from ..report.runs import Run, apply_results
 
     run = Run("cell", cell_dir, "score")
     apply_results(run, report_to_dict(report, settings), cell_dir)
     return {"overall": run.overall, "per_language": run.per_language}
 
 
-def run_sweep(out_dir, model, tokenizer, prompts, cells: list[Cell], *, model_name: str, max_new_tokens: int = 100,
-              seed: int = 0, batch_size: int = 8, profile: str = "lcb", detector_options: dict | None = None,
-              lock_threshold: float | None = None, meta: dict | None = None, max_batch_tokens: int = 4096) -> dict:
-    """Run (or resume) every cell, then write sweep.json, sweep.md and the plots. Returns the sweep dict."""
-    from .bench.log import LOG_NAME, GenerationLog
+def run_sweep(out_dir, gen, prompts, cells: list[Cell], *, model_name: str, max_new_tokens: int = 100,
+              seed: int = 0, profile: str = "lcb", detector_options: dict | None = None,
+              lock_threshold: float | None = None, meta: dict | None = None) -> dict:
+    """Run (or resume) every cell with the generation core `gen` (an `HFGenerator`; its batch size and token
+    budget apply), then write sweep.json, sweep.md and the plots. Returns the sweep dict."""
+    from ..bench.log import LOG_NAME, GenerationLog
 
     out = Path(out_dir)
     detector_options = detector_options or {}
@@ -184,9 +170,8 @@ def run_sweep(out_dir, model, tokenizer, prompts, cells: list[Cell], *, model_na
                          "completion": text, "finish_reason": reason})
 
         try:
-            generate_cell(model, tokenizer, todo, cell, max_new_tokens=max_new_tokens, seed=seed,
-                          batch_size=batch_size, on_done=on_done, lock_threshold=lock_threshold,
-                          max_batch_tokens=max_batch_tokens)
+            generate_cell(gen, todo, cell, max_new_tokens=max_new_tokens, seed=seed, on_done=on_done,
+                          lock_threshold=lock_threshold)
         finally:
             glog.close()
         settings = {"model": model_name, "cell": cell.name, **cell.params(), "max_new_tokens": max_new_tokens,
@@ -199,8 +184,7 @@ def run_sweep(out_dir, model, tokenizer, prompts, cells: list[Cell], *, model_na
 
 
 def write_summary(out: Path, cells: list[Cell], results: list[dict], profile: str, meta: dict) -> dict:
-    from .report import plots
-    from .report.html import sweep_figures
+    from ..report.plots import sweep_plot_files
 
     metric = {"lcb": "lpr", "tlpo": "rpr"}.get(profile, "lpr")
     axes: dict[str, list] = {}
@@ -213,9 +197,8 @@ def write_summary(out: Path, cells: list[Cell], results: list[dict], profile: st
             "cells": results}
     with atomic_dir(out) as tmp:
         (tmp / "sweep.json").write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        for title, fig in sweep_figures(data):
-            axis = title.split(" vs ")[-1]
-            (tmp / f"plot_{axis}.png").write_bytes(plots.png_bytes(fig))
+        for name, png in sweep_plot_files(data).items():
+            (tmp / name).write_bytes(png)
     write_text_atomic(out / "sweep.md", mitigation_tables(data))
     return data
 
@@ -242,3 +225,45 @@ def mitigation_tables(data: dict) -> str:
             lines.append(f"| {c['name']} | " + " | ".join(vals) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+@dataclass(kw_only=True)
+class SweepConfig(StudyConfig):
+    """`langlock sweep`: the grid's axes, decoding and scoring (the CLI flags)."""
+
+    temperatures: list = field(default_factory=lambda: [0.0, 0.3, 0.7, 1.0])
+    top_ps: list = field(default_factory=lambda: [0.5, 0.75, 0.9, 1.0])
+    beams: list = field(default_factory=lambda: [1, 4])
+    shots: list = field(default_factory=lambda: [0, 1, 5])
+    locks: list = field(default_factory=lambda: ["off"])
+    lock_entropy: float | None = None
+    max_new_tokens: int = 100
+    seed: int = 0
+    profile: str = "lcb"
+    english_words: str | None = None
+    lid_model: str | None = None
+    ignore_english: bool = False
+
+    def detector_options(self) -> dict:
+        if self.profile == "lcb":
+            return {k: v for k, v in (("english_words", self.english_words), ("lid_model", self.lid_model)) if v}
+        return {"ignore_english": self.ignore_english}
+
+
+def sweep(cfg: SweepConfig) -> dict:
+    """Check the inputs, load the model once, run (or resume) every cell; returns the sweep dict."""
+    cfg.check()
+    if cfg.max_new_tokens < 1:
+        raise UsageError("--max-new-tokens must be >= 1")
+    cells = make_grid({"temperature": cfg.temperatures, "top_p": cfg.top_ps, "beams": cfg.beams,
+                       "shots": cfg.shots, "lock": cfg.locks})
+    prompts = cfg.prompts()
+    options = cfg.detector_options()
+    check_detectors(cfg.profile, prompts, options)
+    gen = cfg.generator()
+    meta = {"model": str(cfg.model), "model_path": gen.model_path, "prompt_set": cfg.prompt_set(),
+            "task": cfg.task, "langs": cfg.langs, "limit": cfg.limit, "n_prompts": len(prompts),
+            "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed, "lock_entropy": cfg.lock_entropy}
+    return run_sweep(cfg.output_dir, gen, prompts, cells, model_name=str(cfg.model),
+                     max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, profile=cfg.profile,
+                     detector_options=options, lock_threshold=cfg.lock_entropy, meta=meta)

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
-from .io_utils import atomic_dir
+from ..errors import UsageError
+from ..io_utils import atomic_dir
+from . import StudyConfig, check_detectors
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def finding(t7: dict) -> str:
 def _cumulative_lengths(tokenizer, ids: list[int]) -> list[int]:
     """Decoded length of the text after each token. Byte-level tokenizers: exact from token bytes (a token
     ending inside a character covers it); otherwise by decoding prefixes."""
-    from .inference.vocab import token_bytes
+    from ..inference.vocab import token_bytes
 
     table = _BYTES_CACHE.get(id(tokenizer))
     if table is None:
@@ -161,58 +162,34 @@ def _incomplete_tail(buf: bytes) -> bool:
     return False
 
 
-def trace(model, tokenizer, prompts, language_of, *, settings, batch_size: int = 8, top_p_stat: float = 0.75,
-          processors=None, max_batch_tokens: int = 4096) -> list[StepTrace]:
-    """Generate every prompt (a list of `BenchPrompt`) and keep per-step entropy and nucleus size of the raw
-    logits. Sampling as the `hf` backend does it (per-prompt seeded, length-bucketed batches); `processors`
-    (e.g. a `LanguageLock`) run before sampling, the statistics are of the model's own distribution. Traces
-    come back in prompt order."""
-    import torch
-    from transformers import GenerationConfig, LogitsProcessorList
+def trace(gen, prompts, language_of, *, settings, top_p_stat: float = 0.75, processors=None) -> list[StepTrace]:
+    """Generate every prompt (a list of `BenchPrompt`) with the generation core `gen` (an `HFGenerator`: its
+    renderer, per-prompt seeded sampling, length-bucketed batches) keeping the raw logits of every step, and
+    reduce them to per-step entropy and nucleus size. `processors` (`language -> logits processors`, e.g. a
+    `LockFactory`) run before sampling; the statistics are of the model's own distribution. Traces come back
+    in prompt order."""
+    from ..generate.base import PromptItem
+    from ..generate.hf import DecodeOptions
+    from ..inference.stats import entropy, nucleus_size
 
-    from .generate.base import length_batches, prompt_seed
-    from .generate.hf import SeededSampler, stop_token_ids
-    from .inference.stats import entropy, nucleus_size
+    by_key = {p.key: p for p in prompts}
+    done: dict[str, StepTrace] = {}
 
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    stops = stop_token_ids(tokenizer, model)
-    template = bool(tokenizer.chat_template)
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
-                                           add_generation_prompt=True) if template else p.prompt for p in prompts]
-    prompt_ids = [tokenizer(t, add_special_tokens=not template)["input_ids"] for t in texts]
-    done: dict[int, StepTrace] = {}
-    for idx in length_batches(list(range(len(prompts))), [len(x) for x in prompt_ids], batch_size,
-                              max_batch_tokens):
-        batch = [prompts[i] for i in idx]
-        enc = tokenizer.pad({"input_ids": [prompt_ids[i] for i in idx]}, padding=True, return_tensors="pt")
-        enc = {k: v.to(model.device) for k, v in enc.items()}
-        gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p in batch]
-        config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=stops,
-                                  pad_token_id=tokenizer.pad_token_id, return_dict_in_generate=True,
-                                  output_logits=True)
-        procs = list(processors or []) + [SeededSampler(gens, settings.temperature, settings.top_p)]
-        with torch.inference_mode():
-            res = model.generate(**enc, generation_config=config, logits_processor=LogitsProcessorList(procs))
-        logits = torch.stack(res.logits, dim=1)  # [B, steps, V]
-        ent = entropy(logits.flatten(0, 1)).view(logits.shape[:2]).tolist()
-        nuc = nucleus_size(logits.flatten(0, 1), top_p_stat).view(logits.shape[:2]).tolist()
-        new = res.sequences[:, enc["input_ids"].shape[1]:].tolist()
-        for row, p in enumerate(batch):
-            ids = new[row]
-            cut = next((i for i, t in enumerate(ids) if t in stops), len(ids))
-            ids = ids[:cut]
-            text = tokenizer.decode(ids, skip_special_tokens=True)
-            done[idx[row]] = StepTrace(p.key, language_of(p), p.task, p.prompt, text, ids, ent[row][:cut],
-                                       nuc[row][:cut])
-        log.info("analyze: %d/%d responses", len(done), len(prompts))
-    return [done[i] for i in range(len(prompts))]
+    def on_done(c):
+        p = by_key[c.key]
+        done[c.key] = StepTrace(p.key, language_of(p), p.task, p.prompt, c.text, c.token_ids,
+                                entropy(c.logits).tolist(), nucleus_size(c.logits, top_p_stat).tolist())
+        if len(done) % 50 == 0 or len(done) == len(prompts):
+            log.info("analyze: %d/%d responses", len(done), len(prompts))
+
+    items = [PromptItem(p.key, p.prompt, language_of(p)) for p in prompts]
+    gen.generate(items, settings, on_done, DecodeOptions(processors=processors, keep_logits=True))
+    return [done[p.key] for p in prompts]
 
 
 def mark_confusion(traces: Sequence[StepTrace], tokenizer, profile: str = "tlpo", **detector_options) -> None:
     """Set `status`, `cp_char` and `cp_step` of each trace with the detector of its language."""
-    from .detect import get_detector
+    from ..detect import get_detector
 
     for t in traces:
         det = get_detector(profile, t.language, **detector_options).detect(t.text)
@@ -226,8 +203,7 @@ def write_analysis(out_dir, traces: Sequence[StepTrace], settings: dict) -> dict
     """Write analysis.json, steps.jsonl and distributions.png atomically; return the analysis dict."""
     import json
 
-    from .report import plots
-    from .report.html import analysis_figure
+    from ..report.plots import analysis_plot_file
 
     t7 = table7(traces)
     per_lang = {}
@@ -249,7 +225,7 @@ def write_analysis(out_dir, traces: Sequence[StepTrace], settings: dict) -> dict
         with open(tmp / "steps.jsonl", "w", encoding="utf-8") as fh:
             for t in traces:
                 fh.write(json.dumps(t.to_dict(), ensure_ascii=False) + "\n")
-        (tmp / "distributions.png").write_bytes(plots.png_bytes(analysis_figure(data["distributions"])))
+        (tmp / "distributions.png").write_bytes(analysis_plot_file(data["distributions"]))
     return data
 
 
@@ -257,3 +233,61 @@ def check_top_p(value: float) -> float:
     if not 0 < value <= 1:
         raise UsageError(f"--stat-top-p must be in (0, 1], got {value}")
     return value
+
+
+@dataclass(kw_only=True)
+class AnalyzeConfig(StudyConfig):
+    """`langlock analyze`: decoding, the detector marking confusion points, the optional lock (CLI flags)."""
+
+    profile: str = "tlpo"
+    ignore_english: bool = False
+    max_new_tokens: int = 100
+    temperature: float = 0.3
+    top_p: float = 0.75
+    seed: int = 0
+    stat_top_p: float = 0.75
+    lock: str | None = None
+
+
+def analyze(cfg: AnalyzeConfig) -> dict:
+    """Check the inputs, load the model, trace, mark confusion points and write the outputs; returns the
+    analysis dict (`write_analysis`)."""
+    from ..generate import GenerationSettings
+    from ..inference.lock import LockFactory
+
+    cfg.check()
+    check_top_p(cfg.stat_top_p)
+    settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                  top_p=cfg.top_p, seed=cfg.seed)
+    prompts = cfg.prompts()
+    options = {"ignore_english": cfg.ignore_english} if cfg.profile == "tlpo" else {}
+    check_detectors(cfg.profile, prompts, options)
+    lock = None
+    if cfg.lock:
+        from ..languages import check_language
+
+        lock = check_language(cfg.lock)
+    gen = cfg.generator()
+    locks = None
+    if lock:  # one lock for LANG on every row, whatever the prompt's language
+        factory = LockFactory(gen.tokenizer)
+        locks = lambda _language: factory(lock)  # noqa: E731
+    traces = trace(gen, prompts, lambda p: p.language, settings=settings, top_p_stat=cfg.stat_top_p,
+                   processors=locks)
+    mark_confusion(traces, gen.tokenizer, cfg.profile, **options)
+    meta = {"model": str(cfg.model), "model_path": gen.model_path, "profile": cfg.profile, **options,
+            "prompt_set": cfg.prompt_set(), "task": cfg.task, "langs": cfg.langs, "limit": cfg.limit,
+            "top_p_stat": cfg.stat_top_p, "lock": cfg.lock, **settings.to_dict()}
+    return write_analysis(cfg.output_dir, traces, meta)
+
+
+def table7_text(data: dict) -> str:
+    """The printed summary of `langlock analyze`: Table 7, the CP counts and the finding."""
+    lines = [f"{'steps':30s} {'n':>6s} {'nucleus':>8s} {'entropy':>8s}"]
+    for name, row in data["table7"].items():
+        nuc = "–" if row["nucleus"] is None else f"{row['nucleus']:.2f}"
+        ent = "–" if row["entropy"] is None else f"{row['entropy']:.3f}"
+        lines.append(f"{name:30s} {row['n']:6d} {nuc:>8s} {ent:>8s}")
+    lines.append(f"responses with CP: {data['responses_with_cp']}, without: {data['responses_without_cp']}")
+    lines.append(data["finding"])
+    return "\n".join(lines)
