@@ -100,8 +100,6 @@ def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict
     """Target-language metrics (macro-averaged over the tasks present) from a bench result with the ``lcb``,
     ``tlpo`` and ``tlpo-en-neutral`` scorings; English LPR from its English prompts; answer lengths and
     repetitiveness from its generation log."""
-    from ..score.degeneracy import repetitive_share
-
     profiles = bench["profiles"]
     m: dict = {}
     for name, suffix in (("tlpo", "en_confusion"), ("tlpo-en-neutral", "en_neutral")):
@@ -118,9 +116,17 @@ def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict
     english_texts = [g["completion"] for g in generations if g["language"] == "en"] if target != "en" else []
     m["n_target"], m["n_english"] = len(target_texts), len(english_texts)
     m["mean_chars_target"] = sum(len(t) for t in target_texts) / max(1, len(target_texts))
-    m["repetitive_target"] = repetitive_share(target_texts)
-    m["repetitive_en"] = repetitive_share(english_texts)
+    m.update(degeneracy(target, generations))
     return m
+
+
+def degeneracy(target: str, generations: list[dict]) -> dict:
+    """Share of repetitive answers (`langlock.score.degeneracy`) among the target-language and English ones."""
+    from ..score.degeneracy import repetitive_share
+
+    target_texts = [g["completion"] for g in generations if g["language"] == target]
+    english_texts = [g["completion"] for g in generations if g["language"] == "en"] if target != "en" else []
+    return {"repetitive_target": repetitive_share(target_texts), "repetitive_en": repetitive_share(english_texts)}
 
 
 def retention_metrics(target: str, bench: dict) -> dict:
