@@ -1,9 +1,9 @@
-"""Change of a method against the base, paired by seed, from `langlock compare` evaluations.
+"""Change of a method against the base, paired by seed, from `langlock compare` evaluations (a thin wrapper:
+the statistics are `langlock.compare.paired_deltas`, which `langlock compare` also writes into compare.md).
 
-Each seed decodes the same prompts with the same decoding seed for the base and the method, so the
-per-seed difference removes most of the prompt-sampling noise that the unpaired intervals carry. Prints one
-Markdown row per metric: mean difference ± 95 % t-interval over seeds, then the per-seed differences.
-Rates are in points, the KL in nats/token.
+Useful across two compare folders (e.g. the same base against a method evaluated at another checkpoint).
+Prints one Markdown row per metric: mean difference ± 95 % t-interval over seeds, then the per-seed
+differences. Rates are in points, the KL in nats/token.
 
     python scripts/paired_delta.py runs/compare-smollm2-ja-tlpo-lcb                      # tlpo vs base there
     python scripts/paired_delta.py runs/compare-smollm2-ko-tlpo-lcb --method-dir runs/compare-smollm2-ko-tlpo-lcb-step10
@@ -16,18 +16,14 @@ import json
 import sys
 from pathlib import Path
 
-from langlock.compare import METRICS, mean_ci
-
-KEYS = ("lcb_lpr_cross", "lcb_lpr_mono", "lcb_wpr", "rpr_ief", "en_lpr", "retention_acc", "kl_en",
-        "repetitive_target", "repetitive_en")
+from langlock.compare import load_evaluations, paired_deltas
+from langlock.compare.report import paired_lines
 
 
-def load(compare_dir: Path, method: str) -> dict[int, dict]:
-    """seed -> metrics.json of `method` in a compare output folder."""
-    out = {}
-    for f in sorted(compare_dir.glob(f"runs/{method}/seed*/metrics.json")):
-        out[int(f.parent.name.removeprefix("seed"))] = json.loads(f.read_text(encoding="utf-8"))
-    return out
+def _target(compare_dir: Path) -> str | None:
+    """The compare run's target language (from its config.json; None when the folder has none)."""
+    cfg = compare_dir / "config.json"
+    return json.loads(cfg.read_text(encoding="utf-8"))["language"] if cfg.is_file() else None
 
 
 def main(argv=None) -> int:
@@ -37,24 +33,14 @@ def main(argv=None) -> int:
     ap.add_argument("--base-method", default="base")
     ap.add_argument("--method-dir", type=Path, help="compare folder of the method (default: base_dir)")
     args = ap.parse_args(argv)
-    base = load(args.base_dir, args.base_method)
-    other = load(args.method_dir or args.base_dir, args.method)
-    seeds = sorted(set(base) & set(other))
-    if not seeds:
+    target = _target(args.base_dir)
+    base = load_evaluations(args.base_dir, args.base_method, target)
+    other = load_evaluations(args.method_dir or args.base_dir, args.method, target)
+    deltas = paired_deltas(base, other)
+    if not deltas:
         print(f"no seed evaluated for both {args.base_method} and {args.method}", file=sys.stderr)
         return 2
-    print(f"| {args.method} − {args.base_method}, seeds {', '.join(map(str, seeds))} | paired change | per seed |")
-    print("|---|---:|---|")
-    for key in KEYS:
-        diffs = [other[s].get(key) - base[s].get(key) for s in seeds
-                 if other[s].get(key) is not None and base[s].get(key) is not None]
-        if not diffs:
-            continue
-        scale, digits = (1, 3) if key == "kl_en" else (100, 1)
-        mean, half = mean_ci(diffs)
-        cell = f"{mean * scale:+.{digits}f}" + ("" if half is None else f" ± {half * scale:.{digits}f}")
-        each = " / ".join(f"{d * scale:+.{digits}f}" for d in diffs)
-        print(f"| {METRICS[key][0]} | {cell} | {each} |")
+    print("\n".join(paired_lines(args.method, args.base_method, deltas)))
     return 0
 
 

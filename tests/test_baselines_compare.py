@@ -56,44 +56,68 @@ def _config(tmp_path, methods) -> CompareConfig:
 
 
 def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
-    cfg = _config(tmp_path, ["base", "dpo"])
+    cfg = _config(tmp_path, ["base", "lock", "dpo"])
     out = tmp_path / "cmp"
     summary = run_compare(cfg)
     rows = {r["method"]: r for r in summary["rows"]}
-    for m in ("base", "dpo"):
+    for m in ("base", "lock", "dpo"):
         assert rows[m]["seeds"] == [0, 1]
-        for key in ("rpr_ief", "rpr_iet", "lcb_lpr", "lcb_lpr_mono", "lcb_lpr_cross", "retention_acc", "kl_en",
-                    "repetitive_target", "repetitive_en"):
+        for key in ("rpr_en_confusion", "rpr_en_neutral", "lcb_lpr", "lcb_lpr_mono", "lcb_lpr_cross", "en_lpr",
+                    "retention_acc", "kl_en", "repetitive_target", "repetitive_en"):
             vals = rows[m][key]["values"]
             assert len(vals) == 2 and all(v is not None for v in vals), (m, key, vals)
-    assert rows["base"]["kl_en"]["values"] == [0.0, 0.0] or all(abs(v) < 1e-6 for v in rows["base"]["kl_en"]["values"])
+    assert all(abs(v) < 1e-6 for v in rows["base"]["kl_en"]["values"])
     assert any(v > 0 for v in rows["dpo"]["kl_en"]["values"])  # training moved the model away from the base
-    for name in ("compare.md", "compare.csv", "compare.json", "compare.png"):
+    # the lock is the base model with a decoding that locks Korean requests: English decodes unchanged
+    assert rows["lock"]["en_lpr"]["values"] == rows["base"]["en_lpr"]["values"]
+    assert all(abs(v) < 1e-6 for v in rows["lock"]["kl_en"]["values"])
+    base_gen = (out / "runs/base/seed0/eval/confusion/generations.jsonl").read_text(encoding="utf-8")
+    lock_gen = (out / "runs/lock/seed0/eval/confusion/generations.jsonl").read_text(encoding="utf-8")
+    by_key = lambda text: {r["key"]: r["completion"] for r in map(json.loads, text.splitlines())}  # noqa: E731
+    b, k = by_key(base_gen), by_key(lock_gen)
+    assert all(b[key] == k[key] for key in b if "/en/" in key)
+    # paired by seed against the base: the per-seed differences of the per-run values
+    paired = summary["paired"]["dpo"]["rpr_en_confusion"]
+    want = [d - b for d, b in zip(rows["dpo"]["rpr_en_confusion"]["values"], rows["base"]["rpr_en_confusion"]["values"])]
+    assert paired["seeds"] == [0, 1] and paired["values"] == pytest.approx(want)
+    assert paired["mean"] == pytest.approx(sum(want) / 2)
+    assert summary["paired"]["lock"]["en_lpr"]["values"] == [0.0, 0.0]
+    for name in ("compare.md", "compare.csv", "results.json", "compare.png"):
         assert (out / name).stat().st_size > 0
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert (saved["schema"], saved["kind"]) == ("langlock.results", "compare")
     md = (out / "compare.md").read_text(encoding="utf-8")
-    assert "| dpo |" in md and "±" in md
+    assert "| dpo |" in md and "±" in md and "| dpo − base, seeds 0, 1 | paired change | per seed |" in md
     # resume: nothing is retrained or re-evaluated
     logs = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/manifest.json")}
-    metrics = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/metrics.json")}
-    assert len(logs) == 2 and len(metrics) == 4
+    evals = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/eval/results.json")}
+    assert len(logs) == 2 and len(evals) == 6
 
     def boom(*a, **k):
-        raise AssertionError("retrained a finished run")
+        raise AssertionError("retrained or re-evaluated a finished run")
 
     monkeypatch.setattr("langlock.train.run", boom)
+    monkeypatch.setattr("langlock.bench.runner.run_bench", boom)
     again = run_compare(cfg)
     assert {p: p.stat().st_mtime_ns for p in logs} == logs
-    assert {p: p.stat().st_mtime_ns for p in metrics} == metrics
-    assert again["rows"][1]["rpr_ief"] == summary["rows"][1]["rpr_ief"]
+    assert {p: p.stat().st_mtime_ns for p in evals} == evals
+    assert again["rows"] == summary["rows"] and again["paired"] == summary["paired"]
     assert report_only(cfg)["rows"] == summary["rows"]
-    # an evaluation cached before the degeneracy columns existed gets them from its generations, nothing rerun
-    old = next(iter(metrics))
-    data = json.loads(old.read_text(encoding="utf-8"))
-    want = data.pop("repetitive_target"), data.pop("repetitive_en")
-    old.write_text(json.dumps(data), encoding="utf-8")
-    run_compare(cfg)
-    data = json.loads(old.read_text(encoding="utf-8"))
-    assert (data["repetitive_target"], data["repetitive_en"]) == want
+    # an evaluation cached by an older langlock (runs/M/seedN/metrics.json, old keys, no repetitiveness columns)
+    # is migrated when read: renamed keys, repetitiveness from its generations, nothing rerun
+    run0 = out / "runs" / "base" / "seed0"
+    new = json.loads((run0 / "eval" / "results.json").read_text(encoding="utf-8"))["metrics"]
+    old = {{"rpr_en_confusion": "rpr_ief", "wpr_en_confusion": "wpr_ief", "rpr_en_neutral": "rpr_iet",
+            "wpr_en_neutral": "wpr_iet"}.get(k, k): v for k, v in new.items()
+           if k not in ("repetitive_target", "repetitive_en")}
+    old["rpr_ief"] = 0.123  # a value this run did not produce: read from the old file, not recomputed
+    (run0 / "metrics.json").write_text(json.dumps(old), encoding="utf-8")
+    (run0 / "eval" / "results.json").unlink()
+    migrated = {r["method"]: r for r in run_compare(cfg)["rows"]}["base"]
+    assert migrated["rpr_en_confusion"]["values"][0] == 0.123
+    assert migrated["repetitive_target"]["values"] == rows["base"]["repetitive_target"]["values"]
+    assert migrated["lcb_lpr"]["values"] == rows["base"]["lcb_lpr"]["values"]
+    assert not (run0 / "eval" / "results.json").exists()
 
 
 @pytest.mark.slow
@@ -107,7 +131,7 @@ def test_compare_every_method(tmp_path):
     summary = run_compare(cfg)
     for row in summary["rows"]:
         assert "unavailable" not in row, row
-        assert row["seeds"] == [0, 1] and all(v is not None for v in row["rpr_ief"]["values"])
+        assert row["seeds"] == [0, 1] and all(v is not None for v in row["rpr_en_confusion"]["values"])
 
 
 def test_mean_ci_and_config_errors(tmp_path):
@@ -147,6 +171,7 @@ def test_compare_evaluates_checkpoints_trained_elsewhere(tmp_path):
     assert rows["tlpo"]["seeds"] == [0, 1]
     assert all(v > 0 for v in rows["tlpo"]["kl_en"]["values"])  # the adapters were applied
     assert not (out / "data").exists() and not (out / "runs" / "tlpo" / "seed0" / "manifest.json").exists()
+    assert summary["paired"]["tlpo"]["kl_en"]["values"] == pytest.approx(rows["tlpo"]["kl_en"]["values"], abs=1e-6)
     with pytest.raises(UsageError, match="checkpoints for unknown"):
         CompareConfig(model="m", language="ko", output_dir="o", checkpoints={"ppo": "x"})
     from langlock.errors import InputError

@@ -37,17 +37,24 @@ def test_demo_runs_the_whole_story_and_resumes(tmp_path, capsys):
     assert (out / "verify" / "compare.md").exists()
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<img" in html and "data:image/png;base64," in html and "http://" not in html.split("<body", 1)[1]
-    # the lock row is judged on Korean requests only (no English LPR, no KL: its weights are the base's)
+    # the lock row is the base model with a LanguageLock on Korean requests: English decodes exactly as the
+    # base's (same seed), the weights are the base's (KL 0), and retention covers every item
     import json
 
-    rows = {r["method"]: r for r in json.loads((out / "verify" / "compare.json").read_text())["rows"]}
-    assert rows["lock"]["en_lpr"]["mean"] is None and rows["base"]["en_lpr"]["mean"] is not None
-    assert rows["lock"]["kl_en"]["mean"] is None and rows["tlpo"]["kl_en"]["mean"] is not None
-    assert rows["lock"]["retention_acc"]["mean"] is None  # only Korean items run under the lock
+    saved = json.loads((out / "verify" / "results.json").read_text())
+    assert saved["kind"] == "compare"
+    rows = {r["method"]: r for r in saved["rows"]}
+    assert rows["lock"]["en_lpr"]["values"] == rows["base"]["en_lpr"]["values"] != [None]
+    assert abs(rows["lock"]["kl_en"]["mean"]) < 1e-6 and rows["tlpo"]["kl_en"]["mean"] is not None
+    assert all(rows[m]["retention_acc"]["mean"] is not None for m in ("base", "lock", "tlpo"))
     assert all(rows[m]["retention_acc_target"]["mean"] is not None for m in ("base", "lock", "tlpo"))
+    # the printed table is the summary's numbers
+    line = next(ln for ln in table.splitlines() if ln.startswith("TLPO (LoRA)"))
+    assert f"{100 * rows['tlpo']['rpr_en_confusion']['mean']:.1f}" == line.split()[2]
 
     # a rerun trains and evaluates nothing again
-    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("metrics.json")}
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("verify/runs/*/seed*/eval/results.json")}
+    assert len(stamps) == 3
     adapter = (out / "tlpo" / "model" / "adapter_model.safetensors").stat().st_mtime_ns
     assert main(_demo_args(model, out)) == 0
     assert "finished run" in capsys.readouterr().out

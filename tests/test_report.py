@@ -46,8 +46,10 @@ def test_report_compares_runs_and_is_self_contained(tmp_path):
     page = out.read_text(encoding="utf-8")
     assert "<title>ko fix</title>" in page
     assert "before" in page and "after" in page
-    # before: 1 of 3 ko responses passes, after: all pass -> RPR 33.3 -> 100 (+66.7) on the ko bar
-    assert "(+66.7)" in page or "(+33.3)" in page
+    # before: 1 of 3 ko responses and the ru one pass -> overall RPR (mean over languages) (33.3 + 100) / 2 = 66.7;
+    # after: all pass -> 100.0, shown with its change against the first run
+    assert re.search(r"<td>66\.7</td>", page) and "100.0 <span class=\"up\">(+33.3)</span>" in page
+    assert "(+66.7)" not in page
     assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) >= 3
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing loaded from the network
     assert '<mark class="word">' in page and "The" in page  # the English words are highlighted
@@ -87,3 +89,34 @@ def test_names_label_the_runs(tmp_path, capsys):
     assert "before (base)" in page and "TLPO" in page and "confusion (2)" not in page
     assert main(["report", str(a), str(b), "--names", "only-one", "-o", str(tmp_path / "n.html")]) == 2
     assert "1 name(s) for 2 run directories" in capsys.readouterr().err
+
+
+def test_runs_are_read_by_kind_and_old_results_are_migrated(tmp_path):
+    """A results.json is read by its `kind`; a file written before the schema is migrated (renamed keys too);
+    a newer schema version is refused."""
+    from langlock.report.runs import load_run
+    from langlock.results import SCHEMA_VERSION, read_results, write_results
+
+    old = _scored_run(tmp_path / "old", BEFORE, "base")  # the scorer's results.json has no schema stamp
+    data = read_results(old)
+    assert (data["kind"], data["schema_version"]) == ("score", SCHEMA_VERSION)
+    assert [r.kind for r in load_run(old)] == ["score"]
+    legacy = tmp_path / "legacy.json"
+    legacy.write_text(json.dumps({"rows": [{"rpr_ief": 0.5, "wpr_iet": 0.25}]}), encoding="utf-8")
+    assert read_results(legacy)["rows"] == [{"rpr_en_confusion": 0.5, "wpr_en_neutral": 0.25}]
+    written = write_results(tmp_path / "cmp", "compare", {"rows": [], "metrics": {}})
+    assert written["kind"] == "compare" and read_results(tmp_path / "cmp") == written
+    assert [r.kind for r in load_run(tmp_path / "cmp")] == ["compare"]
+    cell = {"mean": 0.5, "ci95": 0.1, "values": [0.4, 0.6]}
+    write_results(tmp_path / "cmp", "compare", {"metrics": {"rpr_en_confusion": "RPR tlpo, English=confusion"},
+                                                "rows": [{"method": "tlpo", "rpr_en_confusion": cell}]})
+    out = tmp_path / "c.html"
+    assert main(["report", str(tmp_path / "cmp"), "-o", str(out)]) == 0
+    assert "<td>50.0 ± 10.0</td>" in out.read_text(encoding="utf-8")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "results.json").write_text(json.dumps({"schema": "langlock.results", "kind": "bench",
+                                                                "schema_version": SCHEMA_VERSION + 1}))
+    with pytest.raises(InputError, match="newer"):
+        load_run(tmp_path / "new")
+    with pytest.raises(InputError, match="expected bench"):
+        read_results(tmp_path / "cmp", kinds=("bench",))

@@ -4,7 +4,8 @@
 2. **fix** the target language (Korean) two ways: a short TLPO run with LoRA on `builtin-train` prompts (the
    packaged recipe `data/demo_tlpo_ko.yaml`, a pre-set small budget) and a `LanguageLock` at decoding time;
 3. **verify** base, lock and TLPO identically with `langlock.compare` (held-out `builtin-confusion` prompts in
-   the target language and English, `builtin-retention` accuracy, KL to the base on English prompts);
+   the target language and English, `builtin-retention` accuracy, KL to the base on English prompts); the lock is
+   the base model whose decoding carries a LanguageLock for Korean requests (English requests decode unchanged);
 4. **report**: one HTML page over all runs, and the before/after table on stdout.
 
 Every stage resumes: a rerun skips finished benches, continues TLPO from its last checkpoint and re-evaluates
@@ -24,7 +25,7 @@ DEMO_LANGUAGE = "ko"
 TLPO_RECIPE = "demo_tlpo_ko.yaml"
 #: (metric key in langlock.compare, column header, scale, digits)
 TABLE = (
-    ("rpr_ief", "ko RPR", 100, 1),
+    ("rpr_en_confusion", "ko RPR", 100, 1),
     ("lcb_lpr", "ko LPR", 100, 1),
     ("lcb_wpr", "ko WPR", 100, 1),
     ("en_lpr", "en LPR", 100, 1),
@@ -104,24 +105,24 @@ def diagnose(s: DemoSettings, model_path: Path, out=sys.stdout) -> Path:
     return run
 
 
-def fix_tlpo(s: DemoSettings) -> Path:
-    """Stage 2: the packaged short TLPO recipe; resumes from its last checkpoint; returns the adapter dir."""
-    from .cli.main import main
+def tlpo_overrides(s: DemoSettings) -> list[str]:
+    """KEY=VALUE overrides of the packaged TLPO recipe for this demo (output folder, model, seed)."""
+    return [f"output_dir={Path(s.output_dir) / 'tlpo'}", f"model={s.model}", f"seed={s.seed}", *s.tlpo_overrides]
 
-    run = Path(s.output_dir) / "tlpo"
-    model_dir = run / "model"
-    if (model_dir / "adapter_config.json").is_file() or (model_dir / "config.json").is_file():
-        print(f"TLPO: finished run in {run} reused")
-        return model_dir
-    overrides = [f"output_dir={run}", f"model={s.model}", f"seed={s.seed}", *s.tlpo_overrides]
-    if any(run.glob("checkpoint-*")):
-        overrides.append("resume_from_checkpoint=true")
+
+def fix_tlpo(s: DemoSettings) -> Path:
+    """Stage 2: the packaged short TLPO recipe through the run API (`langlock.train.run`: a finished run is
+    reused, an interrupted one resumes from its last checkpoint); returns the adapter dir."""
+    from .train import RunConfig, run
+
+    overrides = tlpo_overrides(s)
     with resources.as_file(resources.files("langlock") / "data" / TLPO_RECIPE) as recipe:
-        print(f"TLPO: langlock train tlpo --config {recipe} {' '.join(overrides)}", flush=True)
-        code = main(["train", "tlpo", "--config", str(recipe), *overrides])
-    if code != 0:
-        raise RuntimeError(f"the TLPO run failed (exit {code}); see the message above")
-    return model_dir
+        cfg = RunConfig.from_yaml(recipe, overrides)
+        print(f"TLPO: recipe {TLPO_RECIPE} with {' '.join(overrides)}", flush=True)
+        result = run(cfg)
+    if result.skipped:
+        print(f"TLPO: finished run in {result.output_dir} reused")
+    return result.model_dir
 
 
 def verify(s: DemoSettings, adapter: Path) -> dict:
@@ -175,8 +176,8 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
                           names=["before (base)", "LanguageLock", "TLPO", "TLPO training", "diagnose (all languages)"])
     out.write(f"\nbefore/after on held-out prompts (target {DEMO_LANGUAGE}; RPR = responses with no wrong-language "
               "text, English counted as confusion; LPR/WPR = the benchmark's metric; retention = builtin-retention "
-              "accuracy (all / Korean items); KL = nats/token to the base on English prompts; the lock is judged on Korean requests "
-              "only):\n")
+              "accuracy (all / Korean items); KL = nats/token to the base on English prompts; the LanguageLock applies to "
+              "Korean requests only, English decodes as the base does):\n")
     out.write(before_after_table(summary))
     out.write(f"\nreport: {report} (also {root}/verify/compare.md, {root}/diagnose/report.md); "
               f"total {time.time() - t0:.0f} s\n")

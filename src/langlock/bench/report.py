@@ -88,6 +88,9 @@ def render_report(out: Path, reports: dict, meta: dict) -> Path:
     lines.append(f"- decoding: top_p={g['top_p']}, temperature={g['temperature']}, max_new_tokens="
                  f"{g['max_new_tokens']}, seed={g['seed']}"
                  + ("" if meta["benchmark_standard_decoding"] else " — **non-standard** (benchmark: 0.75 / 0.3 / 100)"))
+    for lang, opts in (meta.get("locks") or {}).items():
+        lines.append(f"- LanguageLock on the {lang} prompts ({', '.join(f'{k}={v}' for k, v in opts.items())}); "
+                     "other languages decode unchanged")
     gd = meta["generator"]
     lines.append(f"- backend: {gd.get('backend')}; completions: {meta['n_prompts']}, of which "
                  f"{meta['hit_max_tokens']} hit the token limit")

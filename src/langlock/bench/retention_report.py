@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..io_utils import atomic_dir
+from ..results import stamp
 
 
 def compute_kl(cfg, gen) -> dict | None:
@@ -34,7 +35,7 @@ def write_retention(out: Path, pairs, meta: dict, cfg, gen) -> dict:
 
     rows = accuracy_rows([(p, e["completion"]) for p, e in pairs])
     kl = compute_kl(cfg, gen)
-    summary = {**meta, "retention": {"accuracy": rows, "kl": kl}}
+    summary = stamp("bench", {**meta, "retention": {"accuracy": rows, "kl": kl}})
     with atomic_dir(out) as tmp:
         (tmp / "results.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                           encoding="utf-8")

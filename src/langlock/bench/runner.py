@@ -4,7 +4,12 @@ finish, then score them with both detector profiles and write results, metrics a
 Order of work, so that bad input never leaves anything half-written: prompts are loaded and validated, the
 generator is built (model resolved), and only then is the output folder touched. The run folder holds
 `run.json` (what is being generated; a resume with other settings is refused), `generations.jsonl` (the
-resumable log) and, at the end, `results.json`, `metrics.csv`, `report.md`, `plots/`, `lcb/`, `tlpo/`.
+resumable log) and, at the end, `results.json` (`langlock.results`, kind ``bench``), `metrics.csv`,
+`report.md`, `plots/`, and one folder of scorer details per detector setting: `lcb/`, `tlpo/` (English counted
+as confusion) and `tlpo-en-neutral/` (English ignored).
+
+Per-language decoding: `BenchConfig.locks` maps a language to `LanguageLock` options; that language's prompts
+decode under its lock and every other prompt decodes unchanged (`generate_by_language`).
 """
 
 from __future__ import annotations
@@ -21,10 +26,15 @@ from .. import __version__
 from ..errors import UsageError
 from ..generate import GenerationSettings, Generator, PromptItem, make_generator
 from ..io_utils import atomic_dir, write_json_atomic
+from ..results import stamp
 from .log import LOG_NAME, GenerationLog
 from .prompts import BenchPrompt, load_lcb
 
 log = logging.getLogger(__name__)
+
+#: (name in results.json "profiles" and folder, detector profile, detector options) of every bench scoring
+SCORINGS = (("lcb", "lcb", {}), ("tlpo", "tlpo", {"ignore_english": False}),
+            ("tlpo-en-neutral", "tlpo", {"ignore_english": True}))
 
 
 @dataclass
@@ -58,7 +68,21 @@ class BenchConfig:
     lcb_options: dict = field(default_factory=dict)
     progress: bool = True
     generate_only: bool = False
-    lock: dict | None = None  # hf: LanguageLock options {"language", "mode", "entropy_threshold"}
+    #: hf: language -> LanguageLock options {"mode", "entropy_threshold", ...}; a lock applies to the prompts
+    #: of its language only, the others decode unchanged
+    locks: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        from ..languages import check_language
+
+        locks = {}
+        for lang, opts in (self.locks or {}).items():
+            lang = check_language(lang)
+            opts = dict(opts or {})
+            if opts.pop("language", lang) != lang:
+                raise UsageError(f"locks.{lang}: a lock's language is its key")
+            locks[lang] = opts
+        self.locks = locks
 
 
 def collect_prompts(cfg: BenchConfig) -> list[BenchPrompt]:
@@ -95,8 +119,8 @@ def build_generator(cfg: BenchConfig) -> Generator:
     if cfg.backend == "hf":
         return make_generator("hf", model=cfg.model, batch_size=cfg.batch_size, device=cfg.device,
                               max_batch_tokens=cfg.max_batch_tokens,
-                              dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads, lock=cfg.lock)
-    if cfg.lock:
+                              dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads)
+    if cfg.locks:
         raise UsageError("--lock works with --backend hf only")
     if cfg.backend == "openai":
         if not cfg.base_url or not cfg.model:
@@ -114,7 +138,22 @@ def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
     """What must not change between a run and its resumption."""
     return {"model": model_label(cfg), "backend": cfg.backend, "settings": cfg.settings.to_dict(),
             "chat_template_sha256": gen.describe().get("chat_template_sha256"),
-            **({"lock": cfg.lock} if cfg.lock else {})}
+            **({"locks": cfg.locks} if cfg.locks else {})}
+
+
+def generate_by_language(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done) -> None:
+    """Generate `prompts`: those of a language with a lock in `cfg.locks` under that lock (the loaded model
+    shared), every other prompt unchanged. Sampling is seeded per prompt, so the split changes no completion."""
+    plain = [p for p in prompts if p.language not in cfg.locks]
+    if plain:
+        gen.generate([PromptItem(p.key, p.prompt) for p in plain], cfg.settings, on_done)
+    for lang, opts in cfg.locks.items():
+        mine = [p for p in prompts if p.language == lang]
+        if mine:
+            locked = make_generator("hf", model_obj=gen.model, tokenizer=gen.tokenizer, batch_size=cfg.batch_size,
+                                    device=cfg.device, max_batch_tokens=cfg.max_batch_tokens,
+                                    lock={**opts, "language": lang})
+            locked.generate([PromptItem(p.key, p.prompt) for p in mine], cfg.settings, on_done)
 
 
 def _progress(total: int, enabled: bool):
@@ -175,7 +214,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
             raise KeyboardInterrupt
 
     try:
-        gen.generate([PromptItem(p.key, p.prompt) for p in todo], cfg.settings, on_done)
+        generate_by_language(gen, cfg, todo, on_done)
     finally:
         bar.close()
         glog.close()
@@ -190,7 +229,6 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         raise UsageError(f"{len(missing)} prompts have no completion after generation (first: {missing[0]})")
     pairs = [(p, entries[p.key]) for p in prompts]
     meta = {
-        "schema_version": 1,
         "langlock_version": __version__,
         "command": " ".join(sys.argv),
         "model": model_label(cfg),
@@ -198,6 +236,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         "task": cfg.task, "langs": cfg.langs, "sources": cfg.sources, "limit": cfg.limit,
         "subset": bool(cfg.limit),
         "generation": cfg.settings.to_dict(),
+        "locks": cfg.locks,
         "benchmark_standard_decoding": cfg.settings.is_benchmark_standard(),
         "generator": gen.describe(),
         "generator_at_start": started_with,  # what generated the first completions (a resume may differ)
@@ -224,23 +263,26 @@ def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = Non
     reports = {}
     import warnings
 
-    # tlpo with English counted as confusion: a Korean prompt answered in English is what the benchmark measures.
-    for profile, opts in (("lcb", lcb_options or {}), ("tlpo", {"ignore_english": False})):
+    # tlpo with English counted as confusion: a Korean prompt answered in English is what the benchmark measures;
+    # and with English neutral (the training detector's other setting)
+    for name, profile, opts in SCORINGS:
+        opts = (lcb_options or {}) if profile == "lcb" else opts
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reports[profile] = (score_records(records, profile, **opts), detector_settings(profile, **opts))
-    summary = {**meta, "profiles": {prof: report_to_dict(rep, st) for prof, (rep, st) in reports.items()}}
+            reports[name] = (score_records(records, profile, **opts), detector_settings(profile, **opts))
+    summary = stamp("bench", {**meta, "profiles": {name: report_to_dict(rep, st)
+                                                   for name, (rep, st) in reports.items()}})
     with atomic_dir(out) as tmp:
         for prof, (rep, st) in reports.items():
             write_outputs(rep, tmp / prof, {**st, "run": meta})
         (tmp / "results.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                           encoding="utf-8")
         with open(tmp / "metrics.csv", "w", encoding="utf-8", newline="") as fh:
-            first = True
-            for prof in reports:
-                lines = (tmp / prof / "metrics.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-                fh.writelines(lines if first else lines[1:])
-                first = False
+            # one table; its "profile" column names the scoring (tlpo-en-neutral is the tlpo profile too)
+            for i, (name, (rep, _)) in enumerate(reports.items()):
+                lines = (tmp / name / "metrics.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+                fh.writelines(([lines[0]] if i == 0 else [])
+                              + [name + line[len(rep.profile):] for line in lines[1:]])
         render_report(tmp, {k: v[0] for k, v in reports.items()}, meta)
     print(f"langlock bench: results in {out}/ (results.json, metrics.csv, report.md)", file=sys.stderr)
     return summary

@@ -58,7 +58,8 @@ def register(sub) -> None:
     b.add_argument("--max-retries", type=int, default=4, help="openai: retries with exponential backoff")
     b.add_argument("--completions", nargs="+", default=[], metavar="FILE",
                    help="file: completions produced elsewhere (LCB outputs CSV, JSONL, lm-eval samples)")
-    b.add_argument("--lock", metavar="LANG", help="hf: decode with a LanguageLock for LANG (off-target scripts)")
+    b.add_argument("--lock", metavar="LANG", help="hf: decode LANG's prompts under a LanguageLock for LANG "
+                                                  "(off-target scripts); other languages decode unchanged")
     b.add_argument("--lock-mode", default="suppress", choices=("suppress", "penalize"))
     b.add_argument("--lock-entropy", type=float, help="lock only at steps above this entropy (nats)")
     s = p.add_argument_group("scoring")
@@ -87,8 +88,7 @@ def config_from_args(args):
         completions=args.completions, reference_model=args.reference_model,
         lcb_options={"english_words": args.english_words, "lid_model": args.lid_model}, progress=args.progress,
         generate_only=args.generate_only,
-        lock={"language": args.lock, "mode": args.lock_mode, "entropy_threshold": args.lock_entropy}
-        if args.lock else None,
+        locks={args.lock: {"mode": args.lock_mode, "entropy_threshold": args.lock_entropy}} if args.lock else {},
     )
 
 

@@ -2,8 +2,8 @@
 
 Trains every selected method on the same model, prompts and budget (or takes models trained elsewhere from
 `checkpoints`, e.g. `langlock train tlpo` runs per seed), evaluates each with the same settings,
-and writes compare.md / compare.csv / compare.json / compare.png (mean and 95% interval over seeds) into the
-config's output_dir. Rerun the same command after an interruption: finished data, trainings and evaluations
+and writes compare.md / compare.csv / results.json / compare.png (mean and 95% interval over seeds, and each
+method's change against the base paired by seed) into the config's output_dir. Rerun the same command after an interruption: finished data, trainings and evaluations
 are reused. See configs/compare/*.yaml and docs/baselines.md.
 
 Example:

@@ -209,6 +209,21 @@ def sweep_figures(data: dict) -> list[tuple[str, object]]:
     return figs
 
 
+def _compare_section(run: Run) -> str:
+    """A `langlock compare` summary: mean ± 95 % interval per method and metric (the units of compare.md)."""
+    from ..compare.report import format_cell
+
+    data = run.compare or {}
+    labels = data.get("metrics") or {}
+    rows = [[esc(r.get("method"))] + (["n/a"] * len(labels) if "unavailable" in r
+                                      else [esc(format_cell(r.get(k) or {}, k)) for k in labels])
+            for r in data.get("rows", [])]
+    if not rows:
+        return ""
+    return (f"<h2>Compare: {esc(run.name)}</h2><p class=\"muted\">Mean ± 95% t-interval over seeds; rates in %, "
+            "KL in nats per token.</p>" + _table(["method"] + [esc(v) for v in labels.values()], rows))
+
+
 def _analysis_section(run: Run) -> str:
     data = run.analysis or {}
     t7 = data.get("table7", {})
@@ -299,6 +314,8 @@ def render(runs: list[Run], title: str = "langlock report", examples: int = 6) -
             body.append(_analysis_section(r))
         elif r.kind == "train":
             body.append(_train_section(r))
+        elif r.kind == "compare":
+            body.append(_compare_section(r))
     body.append(_examples_section(runs, examples))
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return PAGE.substitute(title=esc(title), generated=generated, version=esc(__version__),

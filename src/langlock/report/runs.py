@@ -1,16 +1,13 @@
 """Read any langlock run directory into one normalised `Run` the HTML report can compare.
 
-Recognised layouts (first match wins):
+A run directory holds ``results.json`` in the one results schema (`langlock.results`); the reader dispatches on
+its ``kind`` (`READERS`): ``bench``, ``score``, ``evaluation`` (its suite folders become runs), ``compare``
+(the per-method table), ``sweep``, ``analyze`` (with ``steps.jsonl``) and ``train`` (its log history and its
+evaluation subfolders). Results written before the schema are migrated by `langlock.results.read_results`.
 
-- scored runs (`langlock score -o`, `langlock bench`, an eval inside a training run): `results.json` with
-  `rows` (the scorer's schema) and optionally `samples.jsonl` (completions with their detections);
-- `langlock sweep`: `sweep.json` (one summary row per grid cell);
-- `langlock analyze`: `analysis.json` (the Table 7 statistics) and `steps.jsonl` (per-step entropy and
-  nucleus size of every response);
-- training runs: `log_history.jsonl` (one JSON object per logged step), plus any of the above in
-  subdirectories (`before/`, `after/`, `eval/`...), which become runs of their own.
-
-A directory with none of these is an `InputError` naming what was expected.
+Fallback for folders written before their writer adopted the schema (documented, read only when there is no
+``results.json``): ``sweep.json`` (a sweep), ``analysis.json`` (an analysis), and a training folder with
+``log_history.jsonl`` and evaluations one level down. A directory with none of these is an `InputError`.
 """
 
 from __future__ import annotations
@@ -20,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..results import RESULTS_NAME, read_results
 
 #: The metric shown first for each detector profile.
 PRIMARY = {"lcb": "lpr", "tlpo": "rpr"}
@@ -31,7 +29,7 @@ class Run:
 
     name: str
     path: Path
-    kind: str  # "score", "sweep", "analyze", "train"
+    kind: str  # a results kind (langlock.results.KINDS)
     profile: str | None = None
     settings: dict = field(default_factory=dict)
     #: task -> metric -> value (the benchmark's ('all','all') row per task, first model)
@@ -43,6 +41,7 @@ class Run:
     analysis: dict | None = None
     steps: list[dict] = field(default_factory=list)
     log_history: list[dict] = field(default_factory=list)
+    compare: dict | None = None
 
     @property
     def primary(self) -> str:
@@ -94,13 +93,13 @@ def apply_results(run: Run, results: dict, where: Path) -> None:
         run.settings.setdefault("model", model)
 
 
-def _bench_run(name: str, path: Path, results: dict, sample_limit: int) -> Run:
+def _bench_run(name: str, path: Path, results: dict, sample_limit: int) -> list[Run]:
     """A `langlock bench` folder: per-profile scorer results (lcb first) or builtin-retention accuracy."""
     run = Run(name, path, "bench")
     run.settings.update(results.get("generation") or {})
     run.settings["model"] = results.get("model")
-    if results.get("generator", {}).get("lock"):
-        run.settings["lock"] = results["generator"]["lock"]
+    if results.get("locks"):
+        run.settings["lock"] = results["locks"]
     profiles = results.get("profiles") or {}
     if profiles:
         profile = "lcb" if "lcb" in profiles else next(iter(profiles))
@@ -115,51 +114,92 @@ def _bench_run(name: str, path: Path, results: dict, sample_limit: int) -> Run:
                 run.overall["retention"] = metrics
             else:
                 run.per_language.setdefault("retention", {})[row.get("language")] = metrics
-    return run
+    return [run]
+
+
+def _score_run(name: str, path: Path, results: dict, sample_limit: int) -> list[Run]:
+    run = Run(name, path, "score")
+    apply_results(run, results, path)
+    run.settings.update(results.get("settings") or {})
+    if (path / "samples.jsonl").is_file():
+        run.samples = _read_jsonl(path / "samples.jsonl", sample_limit)
+    return [run]
+
+
+def _evaluation_runs(name: str, path: Path, results: dict, sample_limit: int) -> list[Run]:
+    """An evaluation (`langlock.evaluate`): the bench runs of its suites, named NAME/SUITE."""
+    runs: list[Run] = []
+    for suite, rel in (results.get("reports") or {}).items():
+        runs.extend(load_run(path / rel, f"{name}/{suite}", sample_limit))
+    if not runs:
+        raise InputError(f"{path / 'results.json'}: an evaluation without suite reports")
+    return runs
+
+
+def _compare_run(name: str, path: Path, results: dict, sample_limit: int) -> list[Run]:
+    return [Run(name, path, "compare", settings={"model": (results.get("config") or {}).get("model")},
+                compare=results)]
+
+
+def _sweep_run(name: str, path: Path, data: dict, sample_limit: int) -> list[Run]:
+    run = Run(name, path, "sweep", data.get("profile"), data.get("settings", {}), sweep=data)
+    best = data.get("baseline") or {}
+    for task, metrics in best.get("overall", {}).items():
+        run.overall[task] = metrics
+    for task, langs in best.get("per_language", {}).items():
+        run.per_language[task] = langs
+    return [run]
+
+
+def _analyze_run(name: str, path: Path, data: dict, sample_limit: int) -> list[Run]:
+    run = Run(name, path, "analyze", data.get("profile"), data.get("settings", {}), analysis=data)
+    if (path / "steps.jsonl").is_file():
+        run.steps = _read_jsonl(path / "steps.jsonl", sample_limit)
+    return [run]
+
+
+def _train_runs(name: str, path: Path, data: dict, sample_limit: int, subdirs: list[str] | None = None) -> list[Run]:
+    """A training run: its per-step log, then its evaluations (`subdirs`; every subfolder holding a result
+    when not named)."""
+    runs: list[Run] = []
+    log = path / data.get("log_history", "log_history.jsonl")
+    if log.is_file():
+        runs.append(Run(name, path, "train", settings={k: data[k] for k in ("method", "model") if k in data},
+                        log_history=_read_jsonl(log)))
+    if subdirs is None:
+        subdirs = [p.name for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".")
+                   and any((p / f).is_file() for f in (RESULTS_NAME, *LEGACY_FILES))]
+    for sub in subdirs:
+        runs.extend(load_run(path / sub, f"{name}/{sub}", sample_limit))
+    return runs
+
+
+#: results kind -> reader(name, path, results, sample_limit) -> runs
+READERS = {"bench": _bench_run, "score": _score_run, "evaluation": _evaluation_runs, "compare": _compare_run,
+           "sweep": _sweep_run, "analyze": _analyze_run,
+           "train": lambda name, path, data, limit: _train_runs(name, path, data, limit, data.get("evaluations"))}
+#: files of writers from before the results schema (fallback; see the module docstring)
+LEGACY_FILES = ("sweep.json", "analysis.json")
 
 
 def load_run(path: str | Path, name: str | None = None, sample_limit: int = 2000) -> list[Run]:
-    """The run(s) in directory `path` (a training run may hold several evaluations)."""
+    """The run(s) in directory `path` (a training run or an evaluation may hold several)."""
     path = Path(path)
     if not path.is_dir():
         raise InputError(f"{path}: not a run directory")
     name = name or path.name
+    if (path / RESULTS_NAME).is_file():
+        results = read_results(path / RESULTS_NAME)
+        return READERS[results["kind"]](name, path, results, sample_limit)
+    # fallback: folders written before their writer adopted the results schema
     if (path / "sweep.json").is_file():
-        data = _read_json(path / "sweep.json")
-        run = Run(name, path, "sweep", data.get("profile"), data.get("settings", {}), sweep=data)
-        best = data.get("baseline") or {}
-        for task, metrics in best.get("overall", {}).items():
-            run.overall[task] = metrics
-        for task, langs in best.get("per_language", {}).items():
-            run.per_language[task] = langs
-        return [run]
+        return _sweep_run(name, path, _read_json(path / "sweep.json"), sample_limit)
     if (path / "analysis.json").is_file():
-        data = _read_json(path / "analysis.json")
-        run = Run(name, path, "analyze", data.get("profile"), data.get("settings", {}), analysis=data)
-        if (path / "steps.jsonl").is_file():
-            run.steps = _read_jsonl(path / "steps.jsonl", sample_limit)
-        return [run]
-    if (path / "results.json").is_file():
-        results = _read_json(path / "results.json")
-        if not isinstance(results, dict):
-            raise InputError(f"{path / 'results.json'}: expected a JSON object")
-        if "profiles" in results or "retention" in results:  # a `langlock bench` run
-            return [_bench_run(name, path, results, sample_limit)]
-        run = Run(name, path, "score")
-        apply_results(run, results, path)
-        run.settings.update(results.get("settings") or {})
-        if (path / "samples.jsonl").is_file():
-            run.samples = _read_jsonl(path / "samples.jsonl", sample_limit)
-        return [run]
-    runs: list[Run] = []
-    if (path / "log_history.jsonl").is_file():
-        runs.append(Run(name, path, "train", log_history=_read_jsonl(path / "log_history.jsonl")))
-    for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if any((sub / f).is_file() for f in ("results.json", "sweep.json", "analysis.json")):
-            runs.extend(load_run(sub, f"{name}/{sub.name}", sample_limit))
+        return _analyze_run(name, path, _read_json(path / "analysis.json"), sample_limit)
+    runs = _train_runs(name, path, {}, sample_limit)
     if not runs:
-        raise InputError(f"{path}: no langlock run found (expected results.json, sweep.json, analysis.json or "
-                         "log_history.jsonl, here or one level down)")
+        raise InputError(f"{path}: no langlock run found (expected results.json, here or one level down, or a "
+                         "training run's log_history.jsonl)")
     return runs
 
 

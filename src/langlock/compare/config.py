@@ -1,0 +1,108 @@
+"""`CompareConfig`: what `langlock compare` trains and evaluates (read from YAML, overridable per run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from ..errors import UsageError
+
+METHODS = ("base", "lock", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
+#: methods that train nothing: the model as it is, and the model decoded under a LanguageLock
+UNTRAINED = ("base", "lock")
+#: methods whose decoding carries a LanguageLock for the target language (`lock_options`)
+LOCKED = ("lock",)
+
+
+@dataclass
+class CompareConfig:
+    model: str
+    language: str
+    output_dir: str
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    # data
+    pool: str = "builtin-train"
+    pool_limit: int | None = 64
+    samples_per_prompt: int = 8
+    sample_temperature: float = 0.7
+    sample_max_new_tokens: int = 128
+    data_seed: int = 0
+    pair_ignore_english: bool = False
+    # training: settings shared by every method (max_steps, per_device_train_batch_size, learning_rate, lora,
+    # lora_r, lora_alpha, lora_dropout, lora_target_modules; other keys go to the TRL baselines), then per-method
+    # overrides
+    train: dict = field(default_factory=lambda: {"max_steps": 20, "per_device_train_batch_size": 4, "lora": True})
+    method_args: dict = field(default_factory=dict)
+    #: method -> model trained elsewhere (a model or LoRA adapter directory; "{seed}" is replaced by the seed),
+    #: evaluated instead of training that method here, e.g. {tlpo: runs/tlpo-ko/seed{seed}/model}
+    checkpoints: dict = field(default_factory=dict)
+    #: LanguageLock options of the ``lock`` method's decoding (`langlock.inference.lock.LanguageLock`), applied
+    #: to target-language requests
+    lock_options: dict = field(default_factory=lambda: {"mode": "suppress"})
+    # evaluation
+    eval_suite: str | None = "builtin-confusion"
+    eval_lcb_dir: str | None = None
+    eval_limit: int | None = 10
+    eval_max_new_tokens: int = 100
+    eval_temperature: float = 0.3
+    eval_top_p: float = 0.75
+    retention: bool = True
+    retention_limit: int | None = None  # items per (kind, language) of builtin-retention (None: all)
+    retention_langs: str | None = None  # comma-separated languages of builtin-retention (None: all)
+    batch_size: int = 8
+    dtype: str = "float32"
+    device: str = "cpu"
+    threads: int | None = 1  # torch CPU threads; 1 avoids oversubscription on a shared machine (None: torch's)
+
+    def __post_init__(self):
+        from ..languages import check_language
+
+        self.language = check_language(self.language)
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise UsageError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise UsageError("seeds must be a non-empty list of distinct integers")
+        if bool(self.eval_suite) == bool(self.eval_lcb_dir):
+            raise UsageError("set exactly one of eval_suite and eval_lcb_dir")
+        for key in ("method_args", "checkpoints"):
+            unknown = sorted(set(getattr(self, key)) - set(METHODS))
+            if unknown:
+                raise UsageError(f"{key} for unknown method(s): {', '.join(unknown)}")
+        if set(UNTRAINED) & set(self.checkpoints):
+            raise UsageError("checkpoints: 'base' and 'lock' train nothing; the model is given as model")
+
+    def needs_data(self) -> bool:
+        """Whether any selected method is trained here (and so needs the shared training data)."""
+        return any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides) -> CompareConfig:
+        from ..config_io import read_yaml
+
+        p = Path(path)
+        data = read_yaml(p)
+        file_ckpts = data.get("checkpoints") or {}
+        if overrides.get("checkpoints") is not None and isinstance(file_ckpts, dict):
+            # per method: a --checkpoint replaces only the methods it names
+            overrides["checkpoints"] = {**file_ckpts, **overrides["checkpoints"]}
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"{p}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        missing = [k for k in ("model", "language", "output_dir") if k not in data]
+        if missing:
+            raise UsageError(f"{p}: missing key(s) {', '.join(missing)}")
+        return cls(**data)
+
+
+def run_dir(cfg: CompareConfig, method: str, seed: int) -> Path:
+    return Path(cfg.output_dir) / "runs" / method / f"seed{seed}"
+
+
+def say(msg: str) -> None:
+    import sys
+
+    print(f"langlock compare: {msg}", file=sys.stderr, flush=True)

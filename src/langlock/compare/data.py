@@ -1,0 +1,54 @@
+"""Stage 1 of `langlock compare`, data (once, shared by every method and seed): a prompt pool (``builtin-train``
+or a JSONL pool) filtered by `langlock.databuild.prompts`; ``samples_per_prompt`` completions per prompt from
+the *base* model (`databuild.sample`); pairs / SFT / prompt-only data (`databuild.pairs`, detector setting
+``pair_ignore_english``). Each step resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .config import CompareConfig, say
+
+
+def build_data(cfg: CompareConfig) -> Path:
+    """Prompts → samples → pairs under OUT/data; returns the pairs folder. Each step resumes."""
+    from ..databuild.pairs import build_pairs
+    from ..databuild.prompts import FilterRules, build_prompts, read_prompts
+    from ..databuild.sample import SampleSettings, hf_generator, sample_completions
+
+    data = Path(cfg.output_dir) / "data"
+    prompts_file = data / "prompts.jsonl"
+    if not prompts_file.exists():
+        pool = Path(cfg.pool)
+        if cfg.pool == "builtin-train":
+            from ..suites import load_suite
+
+            rows = [{"question": p.prompt} for p in load_suite("builtin-train", langs=cfg.language)]
+            pool = data / "pool.jsonl"
+            from ..io_utils import write_jsonl_atomic
+
+            write_jsonl_atomic(pool, rows)
+        build_prompts(pool, cfg.language, prompts_file, FilterRules(), limit=cfg.pool_limit)
+    prompts = read_prompts(prompts_file)
+    settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
+                              max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed)
+    box: list = []
+
+    def generate(prompt, n, seed):
+        if not box:
+            box.append(hf_generator(settings, dtype=cfg.dtype, device=cfg.device))
+        return box[0](prompt, n, seed)
+
+    t0 = time.time()
+    stats = sample_completions(prompts, data / "samples.jsonl", generate, settings)
+    if stats["sampled"]:
+        say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s")
+    pairs_dir = data / ("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
+    if not (pairs_dir / "stats.json").exists():
+        st = build_pairs(data / "samples.jsonl", cfg.language, pairs_dir, ignore_english=cfg.pair_ignore_english,
+                         seed=cfg.data_seed)
+        say(f"data: {st['pairs']} pairs, {st['sft']} SFT rows from {st['prompts']} prompts "
+             f"(confusion rate of the base samples {st['confusion_rate']:.3f})")
+    return pairs_dir

@@ -1,0 +1,105 @@
+"""Stage 4 of `langlock compare`, report: ``compare.md`` (the table, then each method's change against the base
+paired by seed), ``compare.csv``, ``compare.png`` and ``results.json`` (`langlock.results`, kind ``compare``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..evaluate import METRICS
+from ..io_utils import atomic_open
+from ..results import write_results
+
+#: metric -> (scale, digits): rates in %, one decimal; KL with four decimals; lengths with one
+FORMAT = {"kl_en": (1, 4), "mean_chars_target": (1, 1)}
+
+
+def format_cell(cell: dict, key: str, signed: bool = False) -> str:
+    """``mean ± half-width`` of a summary or paired cell in the metric's unit; "–" when there is no value."""
+    if cell.get("mean") is None:
+        return "–"
+    scale, digits = FORMAT.get(key, (100, 1))
+    s = f"{cell['mean'] * scale:{'+' if signed else ''}.{digits}f}"
+    if cell.get("ci95") is not None:
+        s += f" ± {cell['ci95'] * scale:.{digits}f}"
+    return s
+
+
+def _num(v) -> str:
+    return "" if v is None else f"{v:.6f}"
+
+
+def paired_lines(method: str, base: str, deltas: dict) -> list[str]:
+    """Markdown rows: one per metric, the paired change ± 95 % interval, then the per-seed changes."""
+    if not deltas:
+        return []
+    seeds = next(iter(deltas.values()))["seeds"]
+    lines = [f"| {method} − {base}, seeds {', '.join(map(str, seeds))} | paired change | per seed |", "|---|---:|---|"]
+    for key, cell in deltas.items():
+        scale, digits = FORMAT.get(key, (100, 1))
+        each = " / ".join(f"{d * scale:+.{digits}f}" for d in cell["values"])
+        lines.append(f"| {METRICS[key][0]} | {format_cell(cell, key, signed=True)} | {each} |")
+    return lines
+
+
+def write_report(cfg, summary: dict) -> None:
+    out = Path(cfg.output_dir)
+    keys = list(METRICS)
+    head = "| method | " + " | ".join(METRICS[k][0] for k in keys) + " |"
+    lines = [f"# langlock compare: {cfg.model}, target {cfg.language}, seeds {cfg.seeds}", "",
+             "Mean ± 95% t-interval over seeds; rates in %, KL in nats per token, lengths in characters.", "", head,
+             "|---|" + "---:|" * len(keys)]
+    with atomic_open(out / "compare.csv") as fh:
+        fh.write("method,metric,mean,ci95," + ",".join(f"seed{s}" for s in cfg.seeds) + "\n")
+        for row in summary["rows"]:
+            if "unavailable" in row:
+                lines.append(f"| {row['method']} | " + " | ".join("n/a" for _ in keys) + " |")
+                continue
+            lines.append(f"| {row['method']} | " + " | ".join(format_cell(row[k], k) for k in keys) + " |")
+            for k in keys:
+                c = row[k]
+                by_seed = dict(zip(row["seeds"], c["values"]))
+                vals = ",".join(_num(by_seed.get(s)) for s in cfg.seeds)
+                fh.write(f"{row['method']},{k},{_num(c['mean'])},{_num(c['ci95'])},{vals}\n")
+    notes = [f"- {r['method']}: not run — {r['unavailable']}" for r in summary["rows"] if "unavailable" in r]
+    if notes:
+        lines += ["", *notes]
+    if summary.get("paired"):
+        lines += ["", f"## Change against {summary['paired_base']}, paired by seed", "",
+                  "Mean of the per-seed differences ± 95% t-interval; points for rates, nats for the KL.", ""]
+        for method, deltas in summary["paired"].items():
+            lines += [*paired_lines(method, summary["paired_base"], deltas), ""]
+    with atomic_open(out / "compare.md") as fh:
+        fh.write("\n".join(lines).rstrip() + "\n")
+    write_results(out, "compare", summary)
+    plot(cfg, summary, out / "compare.png")
+
+
+def plot(cfg, summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y_key = "rpr_en_confusion"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, xkey in zip(axes, ("retention_acc", "en_lpr")):
+        for row in summary["rows"]:
+            if "unavailable" in row:
+                continue
+            x, y = row[xkey], row[y_key]
+            if x["mean"] is None or y["mean"] is None:
+                continue
+            ax.errorbar(100 * x["mean"], 100 * y["mean"], xerr=100 * (x["ci95"] or 0), yerr=100 * (y["ci95"] or 0),
+                        fmt="o", capsize=3, label=row["method"])
+            ax.annotate(row["method"], (100 * x["mean"], 100 * y["mean"]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=8)
+        ax.set_xlabel(f"{METRICS[xkey][0]} (%)")
+        ax.set_ylabel(f"{cfg.language} {METRICS[y_key][0]} (%)")
+        ax.grid(alpha=0.3)
+    axes[0].set_title("confusion fixed vs abilities kept")
+    axes[1].set_title("confusion fixed vs English kept")
+    fig.suptitle(f"{Path(str(cfg.model)).name}, {cfg.language}, mean ± 95% CI over {len(cfg.seeds)} seed(s)")
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,72 @@
+"""The stages of `langlock compare` in order, seed-major (every method at seed 0, then every method at seed 1...,
+so an interrupted run already holds a complete comparison over the seeds it finished); `report_only` rewrites
+the report from the evaluations already finished."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import UsageError
+from ..io_utils import write_json_atomic
+from .config import CompareConfig, run_dir, say
+from .data import build_data
+from .evaluate import evaluate_run, read_evaluation
+from .report import write_report
+from .statistics import summarize
+from .train import model_for
+
+
+def _summary(cfg: CompareConfig, per_run: dict, unavailable: dict) -> dict:
+    return {"config": asdict(cfg), **summarize(cfg.methods, per_run, unavailable)}
+
+
+def run_compare(cfg: CompareConfig) -> dict:
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "config.json", asdict(cfg))
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    data_dir = build_data(cfg) if cfg.needs_data() else None
+    per_run: dict[str, dict[int, dict]] = {}
+    for seed in cfg.seeds:
+        for method in cfg.methods:
+            model = model_for(cfg, method, seed, data_dir)
+            metrics = evaluate_run(cfg, method, seed, model)
+            per_run.setdefault(method, {})[seed] = metrics
+            say(f"evaluated {method} seed {seed}: RPR (English=confusion) {metrics.get('rpr_en_confusion')}, "
+                f"retention {metrics.get('retention_acc')}")
+    summary = _summary(cfg, per_run, {})
+    write_report(cfg, summary)
+    say(f"report in {out}/compare.md, compare.png")
+    return summary
+
+
+def load_evaluations(compare_dir: str | Path, method: str, target: str | None) -> dict[int, dict]:
+    """seed -> metrics of `method`'s finished evaluations in a compare output folder (any seed found)."""
+    out = {}
+    for d in sorted(Path(compare_dir).glob(f"runs/{method}/seed*")):
+        metrics = read_evaluation(d, target)
+        if metrics is not None:
+            out[int(d.name.removeprefix("seed"))] = metrics
+    return out
+
+
+def report_only(cfg: CompareConfig) -> dict:
+    """Write the report from the evaluations already finished (no data, training or evaluation is run)."""
+    per_run: dict[str, dict[int, dict]] = {}
+    missing: dict[str, str] = {}
+    for method in cfg.methods:
+        for seed in cfg.seeds:
+            metrics = read_evaluation(run_dir(cfg, method, seed), cfg.language)
+            if metrics is not None:
+                per_run.setdefault(method, {})[seed] = metrics
+        if method not in per_run:
+            missing[method] = "no finished evaluation yet"
+    if not per_run:
+        raise UsageError(f"{cfg.output_dir}: no finished evaluation to report")
+    summary = _summary(cfg, per_run, missing)
+    write_report(cfg, summary)
+    return summary

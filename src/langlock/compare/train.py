@@ -1,0 +1,91 @@
+"""Stage 2 of `langlock compare`, training: the model each method × seed is evaluated with.
+
+``base`` and ``lock`` train nothing (the model as it is; ``lock`` differs only in its decoding); a method named in
+``checkpoints`` takes that directory; every other method is trained through ONE function, `train_one`, with the
+same shared budget (``train``: optimiser steps, prompts per step, learning rate, LoRA) and its own
+``method_args``. `run_fields` is the whole translation of a compare config into a training run, in the fields of
+the library's run API (`langlock.train.RunConfig`: method, model, output_dir, language, data, seed, max_steps,
+per_device_train_batch_size, learning_rate, peft, dtype, save_merged, method_args); `_run` hands them to
+`langlock.train.run`.
+A run whose output is finished is not retrained.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..errors import InputError, UsageError
+from .config import UNTRAINED, CompareConfig, run_dir, say
+
+#: shared ``train`` keys that are the budget or the LoRA settings (every other key is a baseline's method arg)
+BUDGET = ("max_steps", "per_device_train_batch_size", "learning_rate")
+PEFT = {"lora": "enabled", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
+        "lora_target_modules": "target_modules"}
+#: method -> training file of the shared data folder
+DATA_FILE = {"sft": "sft.jsonl", "grpo": "prompts.jsonl", "tlpo": "prompts.jsonl"}
+
+
+def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None) -> str:
+    """The model (path or spec) that `method` at `seed` is evaluated with; trains it when needed."""
+    if method in UNTRAINED:
+        return str(cfg.model)
+    if method in cfg.checkpoints:
+        path = Path(str(cfg.checkpoints[method]).replace("{seed}", str(seed))).expanduser()
+        if not ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
+            raise InputError(f"checkpoints.{method} for seed {seed}: {path} is not a model or adapter directory")
+        return str(path)
+    if data_dir is None:
+        raise UsageError(f"{method}: no training data was built")
+    return train_one(cfg, method, seed, data_dir)
+
+
+def run_fields(cfg: CompareConfig, method: str, seed: int, data_dir: Path) -> dict:
+    """The training run of `method` at `seed`, as `langlock.train.RunConfig` fields (``peft`` as a dict of
+    `PeftSettings` fields; only the LoRA settings the config gives)."""
+    base_method = method.split("-")[0]
+    shared = {**cfg.train}
+    peft = {PEFT[k]: shared.pop(k) for k in list(shared) if k in PEFT}
+    peft.setdefault("enabled", True)
+    budget = {k: shared.pop(k) for k in BUDGET if k in shared}
+    # the TRL baselines take the other shared keys (max_length...); TLPO only its own method_args
+    extra = {} if method == "tlpo" else shared
+    args = {**extra, **cfg.method_args.get(method, {})}
+    for k in BUDGET:  # a per-method override of the budget
+        if k in args:
+            budget[k] = args.pop(k)
+    if method.startswith("tbpo-"):
+        args["tbpo_variant"] = method.split("-")[1]
+    if base_method in ("grpo", "tlpo"):
+        args.setdefault("ignore_english", cfg.pair_ignore_english)
+    if base_method == "grpo":
+        # comparable budget: the same prompts per optimiser step, each with num_generations completions
+        budget["per_device_train_batch_size"] = (budget.get("per_device_train_batch_size", 4)
+                                                 * args.get("num_generations", 4))
+    return {"method": base_method, "model": str(cfg.model), "output_dir": str(run_dir(cfg, method, seed)),
+            "language": cfg.language, "data": str(data_dir / DATA_FILE.get(base_method, "pairs.jsonl")),
+            "seed": seed, **budget, "peft": peft, "dtype": cfg.dtype, "save_merged": False, "method_args": args}
+
+
+def train_one(cfg: CompareConfig, method: str, seed: int, data_dir: Path) -> str:
+    """Train `method` at `seed` on the shared data unless its run is finished; return its model directory."""
+    fields = run_fields(cfg, method, seed, data_dir)
+    out = Path(fields["output_dir"])
+    if not _finished(out):
+        t0 = time.time()
+        steps = _run(fields)
+        say(f"trained {method} seed {seed}: {steps} steps, {time.time() - t0:.0f} s")
+    return str(out / "model")
+
+
+def _finished(out: Path) -> bool:
+    from ..train import is_finished
+
+    return is_finished(out)
+
+
+def _run(f: dict) -> int:
+    """Execute the fields through the one run API; returns the optimiser steps taken."""
+    from ..train import PeftSettings, RunConfig, run
+
+    return run(RunConfig(**{**f, "peft": PeftSettings(**f["peft"])})).global_step

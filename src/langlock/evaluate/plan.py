@@ -1,0 +1,86 @@
+"""An evaluation plan as data: which suites, which decoding (settings + per-language logits processors), which
+retention check and which reference model for KL. `langlock.evaluate.evaluate` executes one.
+
+"A model under a LanguageLock" is not a method of its own: it is the model with a `Decoding` whose ``locks``
+hold a lock for a language. A lock applies to the requests of its language only; every other language decodes
+unchanged (`langlock.bench.runner.generate_by_language`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from ..errors import UsageError
+from ..generate import GenerationSettings
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A prompt set: a built-in suite or the LCB test sets, with the bench runner's filters."""
+
+    suite: str | None = None  # builtin-confusion, builtin-retention
+    lcb_dir: str | None = None  # the benchmark's test_sets folder
+    task: str = "all"
+    langs: str | None = None  # comma-separated (None: all)
+    limit: int | None = None  # first N prompts per source (or kind) and language
+
+    def __post_init__(self):
+        if bool(self.suite) == bool(self.lcb_dir):
+            raise UsageError("a suite needs exactly one of suite and lcb_dir")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Decoding settings plus the logits processors per language: ``locks`` maps a language to
+    `langlock.inference.lock.LanguageLock` options (``mode``, ``entropy_threshold``...)."""
+
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    locks: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        from ..languages import check_language
+
+        for lang, opts in self.locks.items():
+            check_language(lang)
+            if not isinstance(opts, dict):
+                raise UsageError(f"locks.{lang}: expected LanguageLock options (a mapping), got {opts!r}")
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """What to evaluate. ``target``: the language the confusion metrics are about (English prompts of the
+    confusion suite give the English LPR); ``retention``: ``builtin-retention`` items (None: skipped);
+    ``reference_model``: KL(model ‖ reference) on its fixed English prompts (None: no KL)."""
+
+    target: str
+    confusion: SuiteSpec
+    decoding: Decoding = field(default_factory=Decoding)
+    retention: SuiteSpec | None = None
+    reference_model: str | None = None
+
+    def __post_init__(self):
+        from ..languages import check_language
+
+        object.__setattr__(self, "target", check_language(self.target))
+        if self.confusion.suite == "builtin-retention":
+            raise UsageError("the confusion suite cannot be builtin-retention")
+        if self.retention is not None and self.retention.suite != "builtin-retention":
+            raise UsageError("retention runs the builtin-retention suite")
+
+    def to_dict(self) -> dict:
+        """The plan as JSON data (what a cached evaluation is checked against)."""
+        return json.loads(json.dumps(asdict(self)))
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How the plan runs (no effect on what is measured): batching, device, dtype, threads, model cache."""
+
+    batch_size: int = 8
+    max_batch_tokens: int = 4096
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int | None = None
+    cache_dir: str | None = None
+    progress: bool = False

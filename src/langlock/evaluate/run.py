@@ -1,0 +1,90 @@
+"""`evaluate(model, plan, out_dir) -> EvalResult`: execute an `EvalPlan`, resumably.
+
+Layout of OUT: ``confusion/`` and ``retention/`` are `langlock bench` runs (their ``generations.jsonl`` resumes
+a killed evaluation; a suite whose ``results.json`` matches the plan is not run again), and ``results.json``
+(kind ``evaluation``) holds the `EvalResult`. A finished evaluation is returned from that file; one made with
+another plan or model is refused. The metrics are read from the bench reports (`result.confusion_metrics`,
+`result.retention_metrics`); nothing is scored twice. The model is loaded once, and only when a suite runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..errors import UsageError
+from ..results import RESULTS_NAME, read_results, write_results
+from .plan import EvalPlan, Runtime, SuiteSpec
+from .result import EvalResult, Metrics, confusion_metrics, retention_metrics
+
+SUITE_DIRS = {"confusion": "confusion", "retention": "retention"}
+
+
+def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtime: Runtime, label: str | None,
+                  reference: str | None):
+    from ..bench.runner import BenchConfig
+
+    return BenchConfig(output_dir=str(out), model=str(model), suite=spec.suite, lcb_dir=spec.lcb_dir,
+                       task=spec.task, langs=spec.langs, limit=spec.limit, settings=plan.decoding.settings,
+                       locks=plan.decoding.locks, model_label=label, batch_size=runtime.batch_size,
+                       max_batch_tokens=runtime.max_batch_tokens, device=runtime.device, dtype=runtime.dtype,
+                       threads=runtime.threads, cache_dir=runtime.cache_dir, progress=runtime.progress,
+                       reference_model=reference)
+
+
+def _finished(cfg) -> dict | None:
+    """The bench result already in `cfg.output_dir` when it was made with these settings, else None."""
+    from ..bench.runner import SCORINGS, model_label
+
+    f = Path(cfg.output_dir) / RESULTS_NAME
+    if not f.is_file():
+        return None
+    res = read_results(f, kinds=("bench",))
+    same = (res.get("model") == model_label(cfg) and res.get("generation") == cfg.settings.to_dict()
+            and (res.get("locks") or {}) == cfg.locks and res.get("task") == cfg.task
+            and res.get("langs") == cfg.langs and res.get("limit") == cfg.limit)
+    if cfg.suite == "builtin-retention":
+        kl = (res.get("retention") or {}).get("kl")
+        return res if same and (kl or {}).get("reference_model") == cfg.reference_model else None
+    return res if same and all(name in res.get("profiles", {}) for name, _, _ in SCORINGS) else None
+
+
+def evaluate(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime | None = None,
+             label: str | None = None) -> EvalResult:
+    """Evaluate `model` (a model spec, model or LoRA adapter folder) as `plan` says, into `out_dir`."""
+    from ..bench.log import LOG_NAME, read_log
+    from ..bench.runner import build_generator, run_bench
+
+    runtime = runtime or Runtime()
+    out = Path(out_dir)
+    want = plan.to_dict()
+    if (out / RESULTS_NAME).is_file():
+        cached = EvalResult.from_dict(read_results(out / RESULTS_NAME, kinds=("evaluation",)))
+        if cached.plan != want or cached.model != str(model):
+            raise UsageError(f"{out} holds an evaluation of {cached.model} with another plan; use another folder")
+        return cached
+    t0 = time.time()
+    box: list = []
+
+    def bench(spec: SuiteSpec, name: str, reference: str | None) -> dict:
+        cfg = _bench_config(model, plan, spec, out / SUITE_DIRS[name], runtime, label, reference)
+        done = _finished(cfg)
+        if done is not None:
+            return done
+        if not box:  # one loaded model for every suite
+            box.append(build_generator(cfg))
+        return run_bench(cfg, generator=box[0])
+
+    confusion = bench(plan.confusion, "confusion", None)
+    rows = list(read_log(out / SUITE_DIRS["confusion"] / LOG_NAME)[0].values())
+    values = confusion_metrics(plan.target, confusion, rows)
+    reports = {"confusion": SUITE_DIRS["confusion"]}
+    if plan.retention is not None:
+        values.update(retention_metrics(plan.target, bench(plan.retention, "retention", plan.reference_model)))
+        reports["retention"] = SUITE_DIRS["retention"]
+    for gen in box:
+        gen.close()
+    result = EvalResult(model=str(model), plan=want, metrics=Metrics(**values), reports=reports,
+                        seconds=round(time.time() - t0, 1))
+    write_results(out, "evaluation", result.to_dict())
+    return result

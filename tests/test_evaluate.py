@@ -1,0 +1,128 @@
+"""`langlock.evaluate`: a plan executed from the bench reports (checked against scoring the generations directly),
+a LanguageLock as part of the decoding that applies to its language only, caching, and plan validation."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import pytest
+
+pytest.importorskip("torch")
+
+from langlock.errors import UsageError  # noqa: E402
+from langlock.evaluate import Decoding, EvalPlan, EvalResult, Metrics, Runtime, SuiteSpec, evaluate  # noqa: E402
+from langlock.generate import GenerationSettings  # noqa: E402
+
+from tiny_models import make_model_dir  # noqa: E402
+
+SETTINGS = GenerationSettings(max_new_tokens=8, temperature=1.0, top_p=1.0, seed=3)
+RUNTIME = Runtime(batch_size=4, threads=1)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return str(make_model_dir(tmp_path_factory.mktemp("tiny") / "model"))
+
+
+def _plan(model, locks=None, retention=True) -> EvalPlan:
+    return EvalPlan(target="ko", confusion=SuiteSpec(suite="builtin-confusion", langs="ko,en", limit=2),
+                    decoding=Decoding(SETTINGS, locks or {}),
+                    retention=SuiteSpec(suite="builtin-retention", langs="en,ko", limit=1) if retention else None,
+                    reference_model=model if retention else None)
+
+
+def _generations(out) -> list[dict]:
+    path = out / "confusion" / "generations.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _direct(rows, language, profile, **opts) -> dict:
+    """Oracle: score the `language` completions alone and macro-average the per-task overall rows (what
+    compare computed before it read the bench reports)."""
+    from langlock.score.metrics import score_records
+    from langlock.score.records import Record
+
+    recs = [Record(r["task"], "m", r["source"], r["language"], r["completion"], r["id"], r["prompt"])
+            for r in rows if r["language"] == language]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = score_records(recs, profile, **opts)
+    overall = [r.metrics for r in rep.rows if r.level == "overall"]
+    out = {}
+    for key in overall[0]:
+        vals = [m[key] for m in overall if m[key] is not None]
+        out[key] = sum(vals) / len(vals) if vals else None
+    out["per_task"] = {r.task: r.metrics for r in rep.rows if r.level == "overall"}
+    return out
+
+
+def test_evaluate_reads_the_bench_reports_and_caches(model, tmp_path, monkeypatch):
+    out = tmp_path / "ev"
+    res = evaluate(model, _plan(model), out, RUNTIME)
+    m = res.metrics
+    rows = _generations(out)
+    tl, tn, lcb = (_direct(rows, "ko", "tlpo", ignore_english=False), _direct(rows, "ko", "tlpo", ignore_english=True),
+                   _direct(rows, "ko", "lcb"))
+    assert m.rpr_en_confusion == pytest.approx(tl["rpr"]) and m.wpr_en_confusion == pytest.approx(tl["wpr"])
+    assert m.rpr_en_neutral == pytest.approx(tn["rpr"]) and m.wpr_en_neutral == pytest.approx(tn["wpr"])
+    assert m.lcb_lpr == pytest.approx(lcb["lpr"]) and m.lcb_lcpr == pytest.approx(lcb["lcpr"])
+    assert m.lcb_lpr_mono == pytest.approx(lcb["per_task"]["monolingual"]["lpr"])
+    assert m.lcb_lpr_cross == pytest.approx(lcb["per_task"]["crosslingual"]["lpr"])
+    assert m.en_lpr == pytest.approx(_direct(rows, "en", "lcb")["lpr"])
+    # 2 per task and language: ko has both tasks, English (the prompts' source language) only monolingual
+    assert (m.n_target, m.n_english) == (4, 2)
+    assert m.mean_chars_target == pytest.approx(sum(len(r["completion"]) for r in rows if r["language"] == "ko") / 4)
+    assert m.kl_en == pytest.approx(0.0, abs=1e-6)  # the reference is the model itself
+    assert m.retention_acc is not None and m.retention_acc_target is not None
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert (saved["schema"], saved["schema_version"], saved["kind"]) == ("langlock.results", 2, "evaluation")
+    assert saved["reports"] == {"confusion": "confusion", "retention": "retention"}
+
+    def boom(*a, **k):
+        raise AssertionError("ran a finished evaluation again")
+
+    monkeypatch.setattr("langlock.bench.runner.run_bench", boom)
+    monkeypatch.setattr("langlock.bench.runner.build_generator", boom)
+    assert evaluate(model, _plan(model), out, RUNTIME) == res
+    # killed after both suites finished but before results.json: rebuilt from the bench reports, nothing rerun
+    (out / "results.json").unlink()
+    assert evaluate(model, _plan(model), out, RUNTIME).metrics == m
+    with pytest.raises(UsageError, match="another plan"):
+        evaluate(model, _plan(model, locks={"ko": {"mode": "suppress"}}), out, RUNTIME)
+
+
+def test_a_lock_is_decoding_for_its_language_only(model, tmp_path):
+    plain_out, locked_out = tmp_path / "plain", tmp_path / "locked"
+    plain = evaluate(model, _plan(model, retention=False), plain_out, RUNTIME)
+    locked = evaluate(model, _plan(model, locks={"ko": {"mode": "suppress"}}, retention=False), locked_out, RUNTIME)
+    p = {r["key"]: r for r in _generations(plain_out)}
+    q = {r["key"]: r for r in _generations(locked_out)}
+    assert p.keys() == q.keys()
+    en = [k for k in p if p[k]["language"] == "en"]
+    ko = [k for k in p if p[k]["language"] == "ko"]
+    # English requests decode unchanged (same seeded sampling, no processor), so their metric is the same
+    assert [p[k]["completion"] for k in en] == [q[k]["completion"] for k in en]
+    assert locked.metrics.en_lpr == plain.metrics.en_lpr
+    # Korean requests decode under the lock: the random model's Latin letters are gone
+    assert any(re.search("[A-Za-z]", p[k]["completion"]) for k in ko)
+    assert not any(re.search("[A-Za-z]", q[k]["completion"]) for k in ko)
+    bench = json.loads((locked_out / "confusion" / "results.json").read_text(encoding="utf-8"))
+    assert bench["kind"] == "bench" and bench["locks"] == {"ko": {"mode": "suppress"}}
+
+
+def test_plan_validation_and_metric_migration():
+    with pytest.raises(UsageError, match="exactly one"):
+        SuiteSpec()
+    with pytest.raises(UsageError, match="retention runs"):
+        EvalPlan(target="ko", confusion=SuiteSpec(suite="builtin-confusion"),
+                 retention=SuiteSpec(suite="builtin-confusion"))
+    with pytest.raises(UsageError):
+        Decoding(locks={"xx": {}})
+    old = {"rpr_ief": 0.5, "wpr_ief": 0.6, "rpr_iet": 0.7, "wpr_iet": 0.8, "lcb_lpr": 0.9, "eval_seconds": 3}
+    m = Metrics.from_dict(old)
+    assert (m.rpr_en_confusion, m.wpr_en_confusion, m.rpr_en_neutral, m.wpr_en_neutral, m.lcb_lpr) == (
+        0.5, 0.6, 0.7, 0.8, 0.9)
+    res = EvalResult(model="m", plan={"target": "ko"}, metrics=m, reports={"confusion": "confusion"}, seconds=1.0)
+    assert EvalResult.from_dict(json.loads(json.dumps(res.to_dict()))) == res
