@@ -71,7 +71,7 @@ def train_lora(base: Path, rows: list[dict], out: Path, steps: int, seed: int, l
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from ..train import PeftSettings
+    from langlock.train import PeftSettings
 
     args = SFTConfig(output_dir=str(out) + ".trainer", max_steps=steps, per_device_train_batch_size=8,
                      learning_rate=lr, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",

@@ -66,7 +66,7 @@ def test_analyze_end_to_end_on_tiny_model(tmp_path):
                "--task", "monolingual", "--limit", "3", "--max-new-tokens", "12", "--temperature", "1.0",
                "--top-p", "1.0", "--batch-size", "4", "-o", str(out)])
     assert rc == 0
-    data = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert set(data["table7"]) == {"CP", "non-CP (all)", "non-CP in responses with CP", "responses without CP"}
     assert data["responses_with_cp"] + data["responses_without_cp"] == 6
     assert set(data["per_language"]) == {"ko", "ru"}

@@ -65,7 +65,7 @@ def test_trainer_end_to_end(tmp_path, method, variant, lora):
     log = [json.loads(x) for x in (out / "log_history.jsonl").read_text(encoding="utf-8").splitlines()]
     losses = [h["loss"] for h in log if "loss" in h]
     assert losses and all(math.isfinite(x) for x in losses)
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert manifest["method"] == method and manifest["global_step"] == 2 and manifest["adapter"] is lora
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text(encoding="utf-8"))
     assert RunConfig.from_mapping(resolved).to_mapping() == resolved  # the resolved config reads back
@@ -121,7 +121,7 @@ def test_cli_train_tbpo_variant_and_bad_configs(tmp_path, capsys):
     assert main(["train", "tbpo", "--variant", "a", "--config", str(path), "learning_rate=0.01"]) == 0
     resolved = yaml.safe_load((tmp_path / "run" / "config.resolved.yaml").read_text(encoding="utf-8"))
     assert resolved["tbpo_variant"] == "a" and resolved["learning_rate"] == 0.01 and resolved["lora_dropout"] == 0
-    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
     assert manifest["method"] == "tbpo" and manifest["global_step"] == 1
     capsys.readouterr()
     assert main(["train", "tbpo", "--config", str(path)]) == 0  # finished: reused, not retrained

@@ -89,7 +89,7 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     md = (out / "compare.md").read_text(encoding="utf-8")
     assert "| dpo |" in md and "±" in md and "| dpo − base, seeds 0, 1 | paired change | per seed |" in md
     # resume: nothing is retrained or re-evaluated
-    logs = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/manifest.json")}
+    logs = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/results.json")}
     evals = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/seed*/eval/results.json")}
     assert len(logs) == 2 and len(evals) == 6
 
@@ -170,7 +170,7 @@ def test_compare_evaluates_checkpoints_trained_elsewhere(tmp_path):
     rows = {r["method"]: r for r in summary["rows"]}
     assert rows["tlpo"]["seeds"] == [0, 1]
     assert all(v > 0 for v in rows["tlpo"]["kl_en"]["values"])  # the adapters were applied
-    assert not (out / "data").exists() and not (out / "runs" / "tlpo" / "seed0" / "manifest.json").exists()
+    assert not (out / "data").exists() and not (out / "runs" / "tlpo" / "seed0" / "results.json").exists()
     assert summary["paired"]["tlpo"]["kl_en"]["values"] == pytest.approx(rows["tlpo"]["kl_en"]["values"], abs=1e-6)
     with pytest.raises(UsageError, match="checkpoints for unknown"):
         CompareConfig(model="m", language="ko", output_dir="o", checkpoints={"ppo": "x"})

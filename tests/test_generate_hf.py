@@ -198,11 +198,19 @@ def _bench_loop_before_the_core(model, tok, prompts, settings, batch_size=4, max
 def test_bench_generation_is_bit_identical_to_the_loop_before_the_core(tiny_gen, lock):
     from langlock.generate.hf import HFGenerator
 
+    from langlock.generate.hf import DecodeOptions
+    from langlock.inference.lock import LanguageLock, LockFactory
+
     settings = GenerationSettings(max_new_tokens=10, temperature=0.9, top_p=0.95, seed=11, system_prompt="Be brief.")
-    kw = {"lock": {"language": "ko"}} if lock else {}
-    gen = HFGenerator(model_obj=tiny_gen.model, tokenizer=tiny_gen.tokenizer, batch_size=4, **kw)
-    got = {k: (c.text, c.finish_reason, c.n_tokens) for k, c in run(gen, PROMPTS, settings).items()}
-    want = _bench_loop_before_the_core(tiny_gen.model, tiny_gen.tokenizer, PROMPTS, settings, lock=gen.lock)
+    gen = HFGenerator(model_obj=tiny_gen.model, tokenizer=tiny_gen.tokenizer, batch_size=4)
+    # with a lock every row asks for Korean, so the per-row processors are one lock for the whole batch
+    prompts = [PromptItem(p.key, p.text, language="ko") for p in PROMPTS] if lock else PROMPTS
+    options = DecodeOptions(processors=LockFactory(tiny_gen.tokenizer, {"ko": {}})) if lock else None
+    out = {}
+    gen.generate(prompts, settings, lambda c: out.__setitem__(c.key, c), options)
+    got = {k: (c.text, c.finish_reason, c.n_tokens) for k, c in out.items()}
+    oracle_lock = LanguageLock(tiny_gen.tokenizer, "ko") if lock else None
+    want = _bench_loop_before_the_core(tiny_gen.model, tiny_gen.tokenizer, PROMPTS, settings, lock=oracle_lock)
     assert got == want
 
 

@@ -207,28 +207,32 @@ def test_inside_model_generate(tok):
 
 
 def test_hf_backend_lock_hook():
-    """`HFGenerator(lock=...)` puts the lock before its sampler: no Latin letter survives for ko."""
+    """A per-language lock (`LockFactory` through the core's per-row processors) runs before the sampler: no
+    Latin letter survives in the Korean rows, and the rows of another language decode exactly as without it."""
     import re
 
     from transformers import LlamaForCausalLM
 
     from langlock.generate import GenerationSettings, PromptItem
-    from langlock.generate.hf import HFGenerator
+    from langlock.generate.hf import DecodeOptions, HFGenerator
+    from langlock.inference.lock import LockFactory
 
     from tiny_models import make_config, make_tokenizer
 
     torch.manual_seed(0)
     tok = make_tokenizer()
     model = LlamaForCausalLM(make_config(vocab_size=len(tok))).eval()
-    prompts = [PromptItem(f"k{i}", "Say hello") for i in range(3)]
+    prompts = [PromptItem(f"k{i}", "Say hello", language="ko" if i < 3 else "en") for i in range(5)]
     settings = GenerationSettings(max_new_tokens=12, temperature=1.0, top_p=1.0)
 
-    def run(**kw):
-        out = []
-        HFGenerator(model_obj=model, tokenizer=tok, **kw).generate(prompts, settings, out.append)
-        return [c.text for c in out]
+    def run(options=None):
+        out = {}
+        HFGenerator(model_obj=model, tokenizer=tok).generate(prompts, settings, lambda c: out.__setitem__(c.key, c.text),
+                                                             options)
+        return out
 
-    plain, locked = run(), run(lock={"language": "ko"})
-    assert any(re.search("[A-Za-z]", t) for t in plain)  # the random model does emit Latin letters
-    assert not any(re.search("[A-Za-z]", t) for t in locked)
-    assert HFGenerator(model_obj=model, tokenizer=tok, lock={"language": "ko"}).describe()["lock"]["language"] == "ko"
+    plain, locked = run(), run(DecodeOptions(processors=LockFactory(tok, {"ko": {}})))
+    ko = [k for k in plain if int(k[1:]) < 3]
+    assert any(re.search("[A-Za-z]", plain[k]) for k in ko)  # the random model does emit Latin letters
+    assert not any(re.search("[A-Za-z]", locked[k]) for k in ko)
+    assert all(locked[k] == plain[k] for k in plain if k not in ko)  # English rows: no lock, same sampling

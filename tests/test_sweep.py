@@ -63,7 +63,7 @@ def test_sweep_tiny_model_resumes_per_cell(tmp_path, capsys):
             "--temperatures", "0.3", "--top-ps", "0.75,1.0", "--beams", "1,2", "--shots", "0,1",
             "--locks", "off,suppress", "--max-new-tokens", "4", "--profile", "tlpo", "-o", str(out)]
     assert main(argv) == 0
-    data = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     names = [c["name"] for c in data["cells"]]
     assert names == ["baseline", "top_p=1", "beams=2", "shots=1", "lock=suppress"]
     for c in data["cells"]:
@@ -85,7 +85,7 @@ def test_sweep_tiny_model_resumes_per_cell(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("done earlier, skipped") == 4
     assert "beams=2: generating 1 of 2" in err
-    again = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
+    again = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert [c["overall"] for c in again["cells"]] == [c["overall"] for c in data["cells"]]
     # The report shows the sweep: its table and one plot per swept axis.
     from langlock.report import build_report

@@ -80,7 +80,7 @@ def test_tiny_run_writes_adapter_resolved_config_and_manifest(tmp_path, tiny_dir
     assert (out / "model" / "adapter_model.safetensors").is_file()
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert resolved["seed"] == 5 and resolved["num_branches"] == 2 and resolved["model"] == str(tiny_dirs[0])
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "results.json").read_text())
     assert manifest["global_step"] == 1 and manifest["detector"]["language"] == "ko"
     assert manifest["method"] == "tlpo" and manifest["seed"] == 5
     rows = [json.loads(x) for x in (out / "log_history.jsonl").read_text().splitlines()]

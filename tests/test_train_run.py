@@ -145,7 +145,7 @@ def test_data_pairs_feed_every_trainer(pipeline, method, tmp_path):
                                         "learning_rate": 1e-2, **extra})
     assert main(["train", method, "--config", recipe]) == 0
     assert is_finished(out)
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert manifest["method"] == method and manifest["global_step"] == 1 and manifest["data"].endswith(data_file)
     assert (out / "model" / "adapter_config.json").is_file()
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text(encoding="utf-8"))
@@ -166,7 +166,7 @@ def test_finished_run_is_skipped_and_tlpo_resumes(pipeline, tmp_path, monkeypatc
     again = run(cfg)
     assert again.skipped and again.global_step == 1 and again.train_loss == first.train_loss
     # killed after checkpoint-1, before the end: no manifest -> unfinished; the rerun resumes at step 1
-    (tmp_path / "r" / "manifest.json").unlink()
+    (tmp_path / "r" / "results.json").unlink()
     assert not is_finished(tmp_path / "r")
     steps = []
     real = tlpo_trainer.TLPOTrainer.training_step

@@ -9,7 +9,7 @@ resumable log) and, at the end, `results.json` (`langlock.results`, kind ``bench
 as confusion) and `tlpo-en-neutral/` (English ignored).
 
 Per-language decoding: `BenchConfig.locks` maps a language to `LanguageLock` options; that language's prompts
-decode under its lock and every other prompt decodes unchanged (`generate_by_language`).
+decode under its lock and every other prompt decodes unchanged (`generate_all`).
 """
 
 from __future__ import annotations
@@ -135,25 +135,28 @@ def build_generator(cfg: BenchConfig) -> Generator:
 
 
 def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
-    """What must not change between a run and its resumption."""
+    """What must not change between a run and its resumption. The prompt format is named only when it is not
+    the chat template (runs of chat models keep the identity they had before the format existed)."""
+    described = gen.describe()
+    fmt = described.get("prompt_format")
     return {"model": model_label(cfg), "backend": cfg.backend, "settings": cfg.settings.to_dict(),
-            "chat_template_sha256": gen.describe().get("chat_template_sha256"),
+            "chat_template_sha256": described.get("chat_template_sha256"),
+            **({"prompt_format": fmt} if fmt and fmt != "chat" else {}),
             **({"locks": cfg.locks} if cfg.locks else {})}
 
 
-def generate_by_language(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done) -> None:
-    """Generate `prompts`: those of a language with a lock in `cfg.locks` under that lock (the loaded model
-    shared), every other prompt unchanged. Sampling is seeded per prompt, so the split changes no completion."""
-    plain = [p for p in prompts if p.language not in cfg.locks]
-    if plain:
-        gen.generate([PromptItem(p.key, p.prompt) for p in plain], cfg.settings, on_done)
-    for lang, opts in cfg.locks.items():
-        mine = [p for p in prompts if p.language == lang]
-        if mine:
-            locked = make_generator("hf", model_obj=gen.model, tokenizer=gen.tokenizer, batch_size=cfg.batch_size,
-                                    device=cfg.device, max_batch_tokens=cfg.max_batch_tokens,
-                                    lock={**opts, "language": lang})
-            locked.generate([PromptItem(p.key, p.prompt) for p in mine], cfg.settings, on_done)
+def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done) -> None:
+    """Generate `prompts` in one call of the backend. With `cfg.locks` (hf only) each row carries its language
+    and the core applies that language's lock to it (`inference.lock.LockFactory`); other languages decode
+    unchanged. Sampling is seeded per prompt, so which prompts share a batch changes no completion."""
+    items = [PromptItem(p.key, p.prompt, language=p.language) for p in prompts]
+    if not cfg.locks:
+        gen.generate(items, cfg.settings, on_done)
+        return
+    from ..generate.hf import DecodeOptions
+    from ..inference.lock import LockFactory
+
+    gen.generate(items, cfg.settings, on_done, DecodeOptions(processors=LockFactory(gen.tokenizer, cfg.locks)))
 
 
 def _progress(total: int, enabled: bool):
@@ -214,7 +217,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
             raise KeyboardInterrupt
 
     try:
-        generate_by_language(gen, cfg, todo, on_done)
+        generate_all(gen, cfg, todo, on_done)
     finally:
         bar.close()
         glog.close()

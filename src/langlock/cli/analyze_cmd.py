@@ -2,7 +2,7 @@
 
 Generates each prompt (the benchmark's decoding by default: nucleus p=0.75, T=0.3, <= 100 new tokens,
 seeded per prompt), keeps the raw logits of every step, marks the first confusion with the detector
-(`--profile tlpo`, English counted as confusion unless `--ignore-english`) and writes analysis.json,
+(`--profile tlpo`, English counted as confusion unless `--ignore-english`) and writes results.json,
 steps.jsonl and distributions.png into the output folder. Prints Table 7 and whether "confusion points sit
 at high-entropy steps" holds for the model.
 
@@ -63,5 +63,5 @@ def run(args) -> int:
                                  max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                                  seed=args.seed, stat_top_p=args.stat_top_p, lock=args.lock))
     print(table7_text(data))
-    print(f"wrote {args.output_dir}/analysis.json, steps.jsonl, distributions.png")
+    print(f"wrote {args.output_dir}/results.json, steps.jsonl, distributions.png")
     return 0

@@ -2,7 +2,7 @@
 
 One factor at a time around the benchmark's setting (T=0.3, top-p 0.75, 1 beam, 0-shot, no lock): every
 value of every axis is a cell; cells are resumable (re-run the same command after an interruption). Writes
-`sweep.json`, `sweep.md` (mitigation tables, change vs baseline), `plot_<axis>.png` and each cell's scored
+`results.json`, `sweep.md` (mitigation tables, change vs baseline), `plot_<axis>.png` and each cell's scored
 files under `cells/`. In-context examples are langlock's own (`langlock.fewshot`) for every LCB language.
 
 Example:
@@ -66,5 +66,5 @@ def run(args) -> int:
                              english_words=args.english_words, lid_model=args.lid_model,
                              ignore_english=args.ignore_english))
     print(mitigation_tables(data))
-    print(f"wrote {args.output_dir}/sweep.json, sweep.md, plot_*.png")
+    print(f"wrote {args.output_dir}/results.json, sweep.md, plot_*.png")
     return 0

@@ -22,7 +22,7 @@ the baselines take `BaselineArgs` fields (beta, num_generations, tbpo_variant, m
 Overrides after the file use the same keys: `max_steps=20 learning_rate=1e-5`.
 
 Every method writes OUTPUT_DIR/model (LoRA adapter or full model + tokenizer), config.resolved.yaml,
-log_history.jsonl and manifest.json (last; a finished run is not retrained). TLPO checkpoints go to
+log_history.jsonl and results.json (the manifest, last; a finished run is not retrained). TLPO checkpoints go to
 OUTPUT_DIR/checkpoint-N and an interrupted run resumes from the last one.
 
 Examples (PAIRS_DIR: the output directory of `langlock data pairs`):

@@ -10,7 +10,7 @@ completion's first confusion character; the step whose token produced it is the 
 - `finding`: whether CPs sit at higher-uncertainty steps, with the rank statistic AUC = P(entropy at a CP >
   entropy at a random non-CP step), ties counted half (0.5 = no difference).
 
-Outputs (`write_analysis`): `analysis.json`, `steps.jsonl` (per response: text, tokens, per-step entropy and
+Outputs (`write_analysis`): `results.json` (kind `analyze` of `langlock.results`), `steps.jsonl` (per response: text, tokens, per-step entropy and
 nucleus, CP step) and `distributions.png`.
 """
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..io_utils import atomic_dir
+from ..results import RESULTS_NAME, stamp
 from . import StudyConfig, check_detectors
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ def mark_confusion(traces: Sequence[StepTrace], tokenizer, profile: str = "tlpo"
 
 
 def write_analysis(out_dir, traces: Sequence[StepTrace], settings: dict) -> dict:
-    """Write analysis.json, steps.jsonl and distributions.png atomically; return the analysis dict."""
+    """Write results.json, steps.jsonl and distributions.png atomically; return the analysis dict."""
     import json
 
     from ..report.plots import analysis_plot_file
@@ -221,7 +222,8 @@ def write_analysis(out_dir, traces: Sequence[StepTrace], settings: dict) -> dict
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     with atomic_dir(Path(out_dir)) as tmp:
-        (tmp / "analysis.json").write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        data = stamp("analyze", data)
+        (tmp / RESULTS_NAME).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         with open(tmp / "steps.jsonl", "w", encoding="utf-8") as fh:
             for t in traces:
                 fh.write(json.dumps(t.to_dict(), ensure_ascii=False) + "\n")

@@ -5,7 +5,7 @@ The grid is one factor at a time around the benchmark's setting (T=0.3, top-p 0.
 lock): each axis value is one cell, the baseline cell is shared, as in the paper's tables. Each cell writes
 `cells/<name>/generations.jsonl` as completions finish (the log `langlock bench` uses) and, once complete,
 the scorer's files (`results.json`, `samples.jsonl`, ...). A killed sweep resumes: finished cells are
-skipped, a half-done cell continues from its log. At the end `sweep.json`, `sweep.md` (the mitigation
+skipped, a half-done cell continues from its log. At the end `results.json` (kind `sweep` of `langlock.results`), `sweep.md` (the mitigation
 tables) and one plot per axis (`plot_<axis>.png`) are written.
 
 Generation: the generation core (`langlock.generate.hf`), as `langlock bench` generates: its prompt renderer
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..io_utils import atomic_dir, write_json_atomic, write_text_atomic
+from ..results import RESULTS_NAME, stamp
 from . import StudyConfig, check_detectors
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def run_sweep(out_dir, gen, prompts, cells: list[Cell], *, model_name: str, max_
               seed: int = 0, profile: str = "lcb", detector_options: dict | None = None,
               lock_threshold: float | None = None, meta: dict | None = None) -> dict:
     """Run (or resume) every cell with the generation core `gen` (an `HFGenerator`; its batch size and token
-    budget apply), then write sweep.json, sweep.md and the plots. Returns the sweep dict."""
+    budget apply), then write results.json, sweep.md and the plots. Returns the sweep dict."""
     from ..bench.log import LOG_NAME, GenerationLog
 
     out = Path(out_dir)
@@ -192,11 +193,12 @@ def write_summary(out: Path, cells: list[Cell], results: list[dict], profile: st
         if c.axis != "baseline":
             axes.setdefault(c.axis, [BASELINE[c.axis]]).append(getattr(c, c.axis))
     baseline = next(r for r in results if r["name"] == "baseline")
-    data = {"kind": "sweep", "profile": profile, "metric": metric, "settings": meta, "axes": axes,
+    data = {"profile": profile, "metric": metric, "settings": meta, "axes": axes,
             "baseline": {"overall": baseline["overall"], "per_language": baseline["per_language"]},
             "cells": results}
     with atomic_dir(out) as tmp:
-        (tmp / "sweep.json").write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        data = stamp("sweep", data)
+        (tmp / RESULTS_NAME).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         for name, png in sweep_plot_files(data).items():
             (tmp / name).write_bytes(png)
     write_text_atomic(out / "sweep.md", mitigation_tables(data))

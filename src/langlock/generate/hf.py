@@ -173,7 +173,7 @@ class HFGenerator(Generator):
 
     def __init__(self, model=None, *, model_obj=None, tokenizer=None, batch_size: int = 8,
                  device: str = "cpu", dtype: str = "float32", cache_dir=None, chat_template: bool | None = None,
-                 threads: int | None = None, max_batch_tokens: int = 4096, lock: dict | None = None):
+                 threads: int | None = None, max_batch_tokens: int = 4096):
         if model_obj is None:  # load it
             from ..models import load_model_and_tokenizer
 
@@ -197,11 +197,6 @@ class HFGenerator(Generator):
             device = str(model_obj.device)
         self.device = device
         self.stop_ids = stop_token_ids(tokenizer, model_obj)
-        self.lock = None
-        if lock:  # {"language": "ko", "mode": ..., "entropy_threshold": ...}: a LanguageLock before sampling
-            from ..inference.lock import LanguageLock
-
-            self.lock = LanguageLock(tokenizer, **lock)
 
     @property
     def use_chat_template(self) -> bool:
@@ -221,7 +216,6 @@ class HFGenerator(Generator):
             "prompt_format": self.renderer.format,
             "stop_token_ids": self.stop_ids,
             "torch_threads": _torch_threads(),
-            **({"lock": self.lock.describe()} if self.lock else {}),
         }
 
     def render(self, text: str, settings: GenerationSettings, shots: Sequence[dict] = ()) -> list[int]:
@@ -243,10 +237,11 @@ class HFGenerator(Generator):
         return length_batches(encoded, [len(ids) for _, ids in encoded], self.batch_size, budget)
 
     def processors(self, batch, settings: GenerationSettings, options: DecodeOptions) -> list:
-        """The batch's logits processors in order: the lock, the rows' own processors, the seeded sampler."""
+        """The batch's logits processors in order: the rows' own processors (e.g. a per-language lock), then the
+        seeded sampler."""
         import torch
 
-        procs = [self.lock] if self.lock else []
+        procs: list = []
         if options.processors is not None:
             rows = [list(options.processors(p.language)) for p, _ in batch for _ in range(options.num_beams)]
             if all(len(r) == len(rows[0]) and all(a is b for a, b in zip(r, rows[0])) for r in rows):

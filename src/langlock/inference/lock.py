@@ -120,16 +120,23 @@ def make_lock(tokenizer, spec: str | None, **options) -> LanguageLock | None:
 class LockFactory:
     """`language -> [LanguageLock]` for the generation core's per-row processors
     (`generate.hf.DecodeOptions.processors`): one lock per language, built on first use and reused, so rows
-    of one language share a call. `None` (a row without a language) gets no lock."""
+    of one language share a call. `None` (a row without a language) gets no lock.
 
-    def __init__(self, tokenizer, **options):
+    `languages` (``{"ko": {"mode": "suppress"}, ...}``) restricts the locks to those languages, each with its own
+    options over the shared ``options``; every other language decodes unchanged. Without it every language
+    with a row is locked to itself (the decoding sweep's lock cell)."""
+
+    def __init__(self, tokenizer, languages: dict[str, dict] | None = None, **options):
         self.tokenizer = tokenizer
         self.options = options
+        self.languages = None if languages is None else {k: dict(v or {}) for k, v in languages.items()}
         self.locks: dict[str, LanguageLock] = {}
 
     def __call__(self, language: str | None) -> list:
-        if language is None:
+        if language is None or (self.languages is not None and language not in self.languages):
             return []
         if language not in self.locks:
-            self.locks[language] = LanguageLock(self.tokenizer, language, **self.options)
+            own = self.languages.get(language, {}) if self.languages is not None else {}
+            opts = {**self.options, **{k: v for k, v in own.items() if k != "language"}}
+            self.locks[language] = LanguageLock(self.tokenizer, language, **opts)
         return [self.locks[language]]

@@ -11,7 +11,7 @@ writes one layout for every method:
     OUT/merged/              with ``save_merged`` and LoRA: the adapter merged into the base
     OUT/config.resolved.yaml every setting in effect (the flat form `RunConfig.from_mapping` reads)
     OUT/log_history.jsonl    the trainer's log, one row per logging step
-    OUT/manifest.json        method, versions, model, data, language, seed, steps, loss, runtime — written
+    OUT/results.json         the manifest (`langlock.results` kind "train"): method, versions, model, data, language, seed, steps, loss, runtime — written
                              last: its presence marks a finished run (`is_finished`), which `run` skips
     OUT/checkpoint-N/        TLPO checkpoints (``save_steps``); an unfinished TLPO run resumes from the last
                              one unless ``resume_from_checkpoint: false``
@@ -30,8 +30,7 @@ from pathlib import Path
 from ..errors import InputError, UsageError
 from .run_config import TLPO_DATA_ARGS, RunConfig
 
-MANIFEST = "manifest.json"
-SCHEMA_VERSION = 2
+MANIFEST = "results.json"  # the run's manifest, a `langlock.results` object of kind "train"
 
 
 @dataclass
@@ -46,19 +45,21 @@ class RunResult:
 
 
 def is_finished(output_dir: str | Path) -> bool:
-    """True when `output_dir` holds a finished run (its manifest.json, written last, and its model)."""
+    """True when `output_dir` holds a finished run (its results.json manifest, written last, and its model)."""
     out = Path(output_dir)
     model = out / "model"
-    return (out / MANIFEST).is_file() and ((model / "adapter_config.json").is_file()
-                                          or (model / "config.json").is_file())
+    if not ((out / MANIFEST).is_file() and ((model / "adapter_config.json").is_file()
+                                           or (model / "config.json").is_file())):
+        return False
+    read_manifest(out)  # a results file of another kind here is an error, not a finished run
+    return True
 
 
 def read_manifest(output_dir: str | Path) -> dict:
-    path = Path(output_dir) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: unreadable run manifest ({err})") from None
+    """The finished run's manifest (a results object of kind "train")."""
+    from ..results import read_results
+
+    return read_results(Path(output_dir) / MANIFEST, kinds=("train",))
 
 
 def run(cfg: RunConfig) -> RunResult:
@@ -227,14 +228,15 @@ def resolved_mapping(cfg: RunConfig, trainer) -> dict:
 
 def write_outputs(cfg: RunConfig, trainer, tok, result, *, started: str, runtime_s: float, model_path,
                   num_rows: int) -> None:
-    """Write the layout of the module docstring; manifest.json last."""
+    """Write the layout of the module docstring; results.json (the manifest) last."""
     import peft
     import torch
     import transformers
     import yaml
 
     from .. import __version__
-    from ..io_utils import atomic_dir, write_json_atomic, write_jsonl_atomic, write_text_atomic
+    from ..io_utils import atomic_dir, write_jsonl_atomic, write_text_atomic
+    from ..results import write_results
 
     out = Path(cfg.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -256,7 +258,7 @@ def write_outputs(cfg: RunConfig, trainer, tok, result, *, started: str, runtime
 
         versions["trl"] = trl.__version__
     manifest = {
-        "schema_version": SCHEMA_VERSION, "method": cfg.method, "versions": versions,
+        "method": cfg.method, "versions": versions,
         "model": str(cfg.model), "model_dir": str(model_path), "data": str(cfg.data) if cfg.data else None,
         "num_rows": num_rows, "language": cfg.language, "seed": cfg.seed, "adapter": cfg.peft.enabled,
         "global_step": trainer.state.global_step, "train_loss": result.training_loss,
@@ -265,9 +267,10 @@ def write_outputs(cfg: RunConfig, trainer, tok, result, *, started: str, runtime
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "outputs": {"model": "model", "merged": "merged" if merged else None,
                     "config": "config.resolved.yaml", "log_history": "log_history.jsonl"},
+        "log_history": "log_history.jsonl", "evaluations": [],
     }
     if cfg.method == "tlpo":
         manifest["detector"] = {"profile": "tlpo", "language": trainer.args.target_language,
                                 "ignore_english": trainer.args.ignore_english,
                                 "capital_rule": trainer.args.capital_rule}
-    write_json_atomic(out / MANIFEST, manifest)
+    write_results(out / MANIFEST, "train", manifest)
