@@ -196,9 +196,7 @@ def _bench_loop_before_the_core(model, tok, prompts, settings, batch_size=4, max
 
 @pytest.mark.parametrize("lock", [False, True])
 def test_bench_generation_is_bit_identical_to_the_loop_before_the_core(tiny_gen, lock):
-    from langlock.generate.hf import HFGenerator
-
-    from langlock.generate.hf import DecodeOptions
+    from langlock.generate.hf import DecodeOptions, HFGenerator
     from langlock.inference.lock import LanguageLock, LockFactory
 
     settings = GenerationSettings(max_new_tokens=10, temperature=0.9, top_p=0.95, seed=11, system_prompt="Be brief.")
