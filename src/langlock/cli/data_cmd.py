@@ -72,37 +72,20 @@ def run_prompts(args) -> int:
 
 
 def run_sample(args) -> int:
-    from ..databuild.prompts import read_prompts
-    from ..databuild.sample import SampleSettings, hf_generator, sample_completions
+    from ..databuild.sample import SampleSettings, sample_file
 
-    prompts = read_prompts(args.prompts)
-    if args.limit is not None:
-        prompts = prompts[: args.limit]
     settings = SampleSettings(model=str(args.model), n=args.n, temperature=args.temperature, top_p=args.top_p,
                               max_new_tokens=args.max_new_tokens, repetition_penalty=args.repetition_penalty,
                               seed=args.seed)
-    settings.check()
-    generate = _lazy(lambda: hf_generator(settings, dtype=args.dtype, device=args.device))
 
     def progress(done: int, total: int) -> None:
         print(f"\rsampled {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    stats = sample_completions(prompts, args.output, generate, settings, progress=progress)
+    stats = sample_file(args.prompts, args.output, settings, limit=args.limit, dtype=args.dtype, device=args.device,
+                        progress=progress)
     print(file=sys.stderr)
     _print(stats)
     return 0
-
-
-def _lazy(factory):
-    """Build the model only when the first prompt needs it (a finished file resumes without loading it)."""
-    box = []
-
-    def generate(prompt, n, seed):
-        if not box:
-            box.append(factory())
-        return box[0](prompt, n, seed)
-
-    return generate
 
 
 def run_pairs(args) -> int:

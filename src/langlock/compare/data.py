@@ -34,14 +34,8 @@ def build_data(cfg: CompareConfig) -> Path:
     prompts = read_prompts(prompts_file)
     settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
                               max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed)
-    box: list = []
-
-    def generate(prompt, n, seed):
-        if not box:
-            box.append(hf_generator(settings, dtype=cfg.dtype, device=cfg.device))
-        return box[0](prompt, n, seed)
-
     t0 = time.time()
+    generate = hf_generator(settings, dtype=cfg.dtype, device=cfg.device)  # loads the model only when needed
     stats = sample_completions(prompts, data / "samples.jsonl", generate, settings)
     if stats["sampled"]:
         say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s")

@@ -144,26 +144,50 @@ def sample_completions(
 
 def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str = "cpu") -> GenerateFn:
     """A `GenerateFn` over the generation core (`generate.hf.HFGenerator`): chat template, one user turn, no
-    system prompt; the N samples of a prompt are one batch (within the core's token budget)."""
+    system prompt; the N samples of a prompt are one batch (within the core's token budget). The model is
+    loaded on the first call, so a samples file that is already complete resumes without loading it."""
     from ..generate.base import GenerationSettings, PromptItem
-    from ..generate.hf import DecodeOptions, HFGenerator
+    from ..generate.hf import DecodeOptions
 
-    gen = HFGenerator(settings.model, dtype=dtype, device=device, batch_size=settings.n)
-    if not gen.use_chat_template:
-        raise InputError(f"{settings.model}: the tokenizer has no chat template")
-    options = DecodeOptions()
-    if settings.repetition_penalty != 1.0:
-        from transformers import RepetitionPenaltyLogitsProcessor
+    state: dict = {}
 
-        penalty = [RepetitionPenaltyLogitsProcessor(settings.repetition_penalty)]
-        options = DecodeOptions(processors=lambda _language: penalty)
+    def core():
+        if not state:
+            from ..generate.hf import HFGenerator
+
+            gen = HFGenerator(settings.model, dtype=dtype, device=device, batch_size=settings.n)
+            if not gen.use_chat_template:
+                raise InputError(f"{settings.model}: the tokenizer has no chat template")
+            options = DecodeOptions()
+            if settings.repetition_penalty != 1.0:
+                from transformers import RepetitionPenaltyLogitsProcessor
+
+                penalty = [RepetitionPenaltyLogitsProcessor(settings.repetition_penalty)]
+                options = DecodeOptions(processors=lambda _language: penalty)
+            state.update(gen=gen, options=options)
+        return state["gen"], state["options"]
 
     def generate(prompt: str, n: int, seed: int) -> list[str]:
-        core = GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                                  top_p=settings.top_p, seed=seed)
+        gen, options = core()
+        settings_now = GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                                          top_p=settings.top_p, seed=seed)
         out: dict[str, str] = {}
-        gen.generate([PromptItem(f"#{i}", prompt) for i in range(n)], core,
+        gen.generate([PromptItem(f"#{i}", prompt) for i in range(n)], settings_now,
                      lambda c: out.__setitem__(c.key, c.text), options)
         return [out[f"#{i}"] for i in range(n)]
 
     return generate
+
+
+def sample_file(prompts_file: str | Path, out: str | Path, settings: SampleSettings, *, limit: int | None = None,
+                dtype: str = "float32", device: str = "cpu",
+                progress: Callable[[int, int], None] | None = None) -> dict:
+    """`langlock data sample`: the first `limit` prompts of a `data prompts` file, sampled with the model of
+    `settings` into `out` (resumable; see `sample_completions`); returns its statistics."""
+    from .prompts import read_prompts
+
+    settings.check()
+    prompts = read_prompts(prompts_file)
+    if limit is not None:
+        prompts = prompts[:limit]
+    return sample_completions(prompts, out, hf_generator(settings, dtype=dtype, device=device), settings, progress)
