@@ -185,3 +185,29 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
 
 
 __all__ = ["DemoSettings", "before_after_table", "run_demo"]
+
+
+def run_canned(output_dir: str) -> int:
+    """Score the project's own sample completions (10 languages, some deliberately confused)."""
+    from .bench.report import excerpt
+    from .score.format import to_table
+    from .score.metrics import score_records
+    from .score.records import read_jsonl
+    from .score.writers import detector_settings, write_outputs
+
+    src = resources.files("langlock") / "data" / "demo_completions.jsonl"
+    with resources.as_file(src) as path:
+        records = read_jsonl(Path(path))
+    out = sys.stdout
+    for profile, opts in (("lcb", {}), ("tlpo", {"ignore_english": False})):
+        report = score_records(records, profile, **opts)
+        out.write(f"\n== profile {profile} {opts or ''}: {len(records)} sample completions ==\n")
+        out.write(to_table(report, levels=("language", "overall")))
+        out.write("first confusion points:\n")
+        for rec, det in report.samples:
+            if det is not None and det.confused and det.first_confusion_char >= 0:
+                out.write(f"  {rec.language} {rec.task:12s} @{det.first_confusion_char:3d}  "
+                          f"{excerpt(rec.completion, det.first_confusion_char, width=28, markdown=False)}\n")
+        write_outputs(report, Path(output_dir) / profile, detector_settings(profile, **opts))
+    out.write(f"\nresults written to {output_dir}/{{lcb,tlpo}}\n")
+    return 0

@@ -9,9 +9,6 @@ resumes where a killed one stopped. `--canned` only scores the project's own sam
 from __future__ import annotations
 
 import argparse
-import sys
-from importlib import resources
-from pathlib import Path
 
 
 def register(sub) -> None:
@@ -37,9 +34,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..demo import DemoSettings, run_canned, run_demo
+
     if args.canned:
-        return run_canned(args)
-    from ..demo import DemoSettings, run_demo
+        return run_canned(args.output_dir)
     from ..errors import UsageError
 
     if args.limit < 1 or args.verify_limit < 1:
@@ -48,29 +46,3 @@ def run(args) -> int:
                                  verify_limit=args.verify_limit, tlpo_overrides=args.tlpo,
                                  batch_size=args.batch_size, threads=args.threads, cache_dir=args.cache_dir,
                                  seed=args.seed, max_new_tokens=args.max_new_tokens))
-
-
-def run_canned(args) -> int:
-    """Score the project's own sample completions (10 languages, some deliberately confused)."""
-    from ..bench.report import excerpt
-    from ..score.format import to_table
-    from ..score.metrics import score_records
-    from ..score.records import read_jsonl
-    from ..score.writers import detector_settings, write_outputs
-
-    src = resources.files("langlock") / "data" / "demo_completions.jsonl"
-    with resources.as_file(src) as path:
-        records = read_jsonl(Path(path))
-    out = sys.stdout
-    for profile, opts in (("lcb", {}), ("tlpo", {"ignore_english": False})):
-        report = score_records(records, profile, **opts)
-        out.write(f"\n== profile {profile} {opts or ''}: {len(records)} sample completions ==\n")
-        out.write(to_table(report, levels=("language", "overall")))
-        out.write("first confusion points:\n")
-        for rec, det in report.samples:
-            if det is not None and det.confused and det.first_confusion_char >= 0:
-                out.write(f"  {rec.language} {rec.task:12s} @{det.first_confusion_char:3d}  "
-                          f"{excerpt(rec.completion, det.first_confusion_char, width=28, markdown=False)}\n")
-        write_outputs(report, Path(args.output_dir) / profile, detector_settings(profile, **opts))
-    out.write(f"\nresults written to {args.output_dir}/{{lcb,tlpo}}\n")
-    return 0
