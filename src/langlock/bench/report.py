@@ -1,6 +1,6 @@
 """The human report of a bench run: `report.md` with per-language tables, plots and confusion examples.
 
-Plots (matplotlib, Agg backend) go to `plots/lpr_wpr_<task>.png`: LPR and WPR per language for the `lcb`
+Plots (drawn by `langlock.report.plots`) go to `plots/lpr_wpr_<task>.png`: LPR and WPR per language for the `lcb`
 profile. Examples show where a confused completion first leaves the target language (⟦ marks the point).
 """
 
@@ -30,30 +30,18 @@ def language_rows(report, task: str) -> list:
 
 
 def plot_task(path: Path, lcb_report, task: str) -> bool:
+    """Write `task`'s LPR/WPR bars per language to `path` (`langlock.report.plots.pass_rate_bars`); False, and
+    nothing written, when the task has no language rows."""
     rows = language_rows(lcb_report, task)
     if not rows:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..report.plots import pass_rate_bars, write_png
 
     langs = [r.language for r in rows]
     lpr = [100 * (r.metrics.get("lpr") or 0) for r in rows]
     wpr = [100 * (r.metrics.get("wpr") or 0) if r.language in WPR_LANGUAGES else 0 for r in rows]
-    x = range(len(langs))
-    fig, ax = plt.subplots(figsize=(max(4, 0.7 * len(langs) + 1.5), 3.2))
-    ax.bar([i - 0.2 for i in x], lpr, width=0.4, label="LPR")
-    ax.bar([i + 0.2 for i in x], wpr, width=0.4, label="WPR (non-Latin only)")
-    ax.set_xticks(list(x), langs)
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("%")
-    ax.set_title(f"{task}: line- and word-level pass rate (lcb profile)")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig = pass_rate_bars(langs, lpr, wpr, f"{task}: line- and word-level pass rate (lcb profile)")
+    write_png(fig, path, dpi=110, tight=False)
     return True
 
 

@@ -75,31 +75,24 @@ def write_report(cfg, summary: dict) -> None:
 
 
 def plot(cfg, summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """``compare.png``: each method's target-language RPR against retention accuracy and against English LPR
+    (mean ± 95 % interval over seeds, in %), drawn by `langlock.report.plots.scatter_panels`."""
+    from ..report.plots import scatter_panels, write_png
 
     y_key = "rpr_en_confusion"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, xkey in zip(axes, ("retention_acc", "en_lpr")):
+    panels = []
+    for xkey, title in (("retention_acc", "confusion fixed vs abilities kept"),
+                        ("en_lpr", "confusion fixed vs English kept")):
+        points = []
         for row in summary["rows"]:
             if "unavailable" in row:
                 continue
             x, y = row[xkey], row[y_key]
             if x["mean"] is None or y["mean"] is None:
                 continue
-            ax.errorbar(100 * x["mean"], 100 * y["mean"], xerr=100 * (x["ci95"] or 0), yerr=100 * (y["ci95"] or 0),
-                        fmt="o", capsize=3, label=row["method"])
-            ax.annotate(row["method"], (100 * x["mean"], 100 * y["mean"]), textcoords="offset points", xytext=(4, 4),
-                        fontsize=8)
-        ax.set_xlabel(f"{METRICS[xkey][0]} (%)")
-        ax.set_ylabel(f"{cfg.language} {METRICS[y_key][0]} (%)")
-        ax.grid(alpha=0.3)
-    axes[0].set_title("confusion fixed vs abilities kept")
-    axes[1].set_title("confusion fixed vs English kept")
-    fig.suptitle(f"{Path(str(cfg.model)).name}, {cfg.language}, mean ± 95% CI over {len(cfg.seeds)} seed(s)")
-    fig.tight_layout()
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=120)
-    plt.close(fig)
+            points.append((row["method"], 100 * x["mean"], 100 * y["mean"], 100 * (x["ci95"] or 0),
+                           100 * (y["ci95"] or 0)))
+        panels.append((title, f"{METRICS[xkey][0]} (%)", points))
+    fig = scatter_panels(panels, f"{cfg.language} {METRICS[y_key][0]} (%)",
+                         f"{Path(str(cfg.model)).name}, {cfg.language}, mean ± 95% CI over {len(cfg.seeds)} seed(s)")
+    write_png(fig, path, dpi=120, tight=False)

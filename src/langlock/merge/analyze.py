@@ -214,45 +214,10 @@ def format_table(res: Analysis) -> str:
     return "\n".join(lines)
 
 
-def plot_heatmap(res: Analysis):
-    """One heat-map panel per expert (module x layer relative change) and a panel of top shares; a Figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    E = len(res.experts)
-    fig, axes = plt.subplots(E + 1, 1, figsize=(max(6, 0.45 * res.num_layers + 3), 2.2 * E + 2.8 + 0.25 * E * len(res.modules)),
-                             squeeze=False)
-    for k in range(E):
-        ax = axes[k][0]
-        grid = np.array([[res.rel[k].get((i, m), np.nan) for i in range(res.num_layers)] for m in res.modules])
-        im = ax.imshow(100 * grid, aspect="auto", cmap="viridis")
-        ax.set_yticks(range(len(res.modules)), res.modules, fontsize=7)
-        ax.set_xticks(range(res.num_layers))
-        ax.set_title(f"{res.tag(k)} expert: ‖θE − θB‖ / ‖θB‖ (%) — {Path(res.experts[k]).name}", fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.03)
-    ax = axes[E][0]
-    x = np.arange(res.num_layers)
-    for k in range(E):
-        ax.plot(x, 100 * np.array(res.top_share[k]), marker="o",
-                label=f"{res.tag(k)} expert")
-    ax.plot(x, 100 * np.array(res.param_fraction), "k--", label="parameter share")
-    s = res.suggestion
-    for i in range(res.num_layers):
-        if i < s["bottom"] or i >= res.num_layers - s["top"]:
-            ax.axvspan(i - 0.5, i + 0.5, color="tab:orange", alpha=0.15)
-    ax.set_xlabel("layer (shaded: suggested language-expert layers)")
-    ax.set_ylabel(f"share of top {100 * res.top_fraction:g}% |Δ| (%)")
-    ax.set_xticks(x)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
 def write_outputs(res: Analysis, out_dir: str | Path, overwrite: bool = False) -> Path:
-    """analysis_layers.csv, analysis_modules.csv (tidy), analysis.json (suggestion) and analysis.png."""
-    import matplotlib.pyplot as plt
+    """analysis_layers.csv, analysis_modules.csv (tidy), analysis.json (suggestion) and analysis.png
+    (`langlock.report.plots.layer_change_heatmap`)."""
+    from ..report.plots import layer_change_heatmap, write_png
 
     with staged_output_dir(out_dir, overwrite) as tmp:
         with open(tmp / "analysis_layers.csv", "w", newline="", encoding="utf-8") as fh:
@@ -273,7 +238,5 @@ def write_outputs(res: Analysis, out_dir: str | Path, overwrite: bool = False) -
         summary = {"schema_version": 1, "base": res.base, "experts": res.experts, "num_layers": res.num_layers,
                    "top_fraction": res.top_fraction, "lang_index": res.lang_index, "suggestion": res.suggestion}
         (tmp / "analysis.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        fig = plot_heatmap(res)
-        fig.savefig(tmp / "analysis.png", dpi=120)
-        plt.close(fig)
+        write_png(layer_change_heatmap(res), tmp / "analysis.png", dpi=120, tight=False)
     return Path(out_dir)

@@ -1,13 +1,24 @@
-"""Matplotlib figures of the report and the PNG files of `langlock sweep` / `langlock analyze`.
+"""Every matplotlib figure of langlock: the HTML report's, and the PNG files that `sweep`, `analyze`,
+`compare` (`compare.png`), `merge analyze` (`analysis.png`) and `bench` (`plots/lpr_wpr_<task>.png`) write.
 
-Every function returns a `matplotlib.figure.Figure` built with the Agg backend (no display needed);
-`png_bytes` and `data_uri` turn one into bytes or a base64 `data:` URI for embedding in HTML.
+Every builder returns a `matplotlib.figure.Figure` built with the Agg backend (no display needed) from plain
+values its caller computed; `png_bytes`, `write_png` and `data_uri` render one (and close it) into bytes, an
+atomically written file or a base64 `data:` URI for embedding in HTML. No module outside `langlock.report`
+imports matplotlib.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..io_utils import atomic_open
+
+if TYPE_CHECKING:
+    from ..merge.analyze import Analysis
 
 _COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
 
@@ -21,11 +32,22 @@ def _plt():
     return plt
 
 
-def png_bytes(fig) -> bytes:
+def png_bytes(fig, dpi: int = 90, tight: bool = True) -> bytes:
+    """`fig` as PNG bytes at `dpi` (cropped to its content when `tight`); the figure is closed."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    _plt().close(fig)
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    finally:
+        _plt().close(fig)
     return buf.getvalue()
+
+
+def write_png(fig, path: str | os.PathLike, dpi: int = 90, tight: bool = True) -> Path:
+    """Render `fig` (`png_bytes`) and write it to `path` atomically, creating its folder; return the path."""
+    data = png_bytes(fig, dpi=dpi, tight=tight)
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def data_uri(fig) -> str:
@@ -93,6 +115,76 @@ def distributions(panels: dict[str, dict[str, list[float]]], title: str):
         ax.set_ylabel("density")
         ax.legend(fontsize=8)
     fig.suptitle(title, y=1.04)
+    return fig
+
+
+def scatter_panels(panels: list[tuple[str, str, list[tuple]]], ylabel: str, title: str):
+    """Side-by-side panels of labelled points with error bars (`compare.png`).
+
+    `panels`: (panel title, x label, points) with points (label, x, y, x half-width, y half-width)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for ax, (panel, xlabel, points) in zip(axes[0], panels):
+        for label, x, y, xerr, yerr in points:
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", capsize=3, label=label)
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.set_title(panel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pass_rate_bars(langs: list[str], lpr: list[float], wpr: list[float], title: str):
+    """LPR and WPR (in %) per language as paired bars (`bench`'s `plots/lpr_wpr_<task>.png`)."""
+    plt = _plt()
+    x = range(len(langs))
+    fig, ax = plt.subplots(figsize=(max(4, 0.7 * len(langs) + 1.5), 3.2))
+    ax.bar([i - 0.2 for i in x], lpr, width=0.4, label="LPR")
+    ax.bar([i + 0.2 for i in x], wpr, width=0.4, label="WPR (non-Latin only)")
+    ax.set_xticks(list(x), langs)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("%")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def layer_change_heatmap(res: Analysis):
+    """`merge analyze`'s `analysis.png`: one module x layer heat-map of the relative change per expert, then a
+    panel of each expert's per-layer top-change share against the parameter share, the suggested
+    language-expert layers shaded."""
+    import numpy as np
+
+    plt = _plt()
+    E = len(res.experts)
+    fig, axes = plt.subplots(E + 1, 1, figsize=(max(6, 0.45 * res.num_layers + 3),
+                                                2.2 * E + 2.8 + 0.25 * E * len(res.modules)), squeeze=False)
+    for k in range(E):
+        ax = axes[k][0]
+        grid = np.array([[res.rel[k].get((i, m), np.nan) for i in range(res.num_layers)] for m in res.modules])
+        im = ax.imshow(100 * grid, aspect="auto", cmap="viridis")
+        ax.set_yticks(range(len(res.modules)), res.modules, fontsize=7)
+        ax.set_xticks(range(res.num_layers))
+        ax.set_title(f"{res.tag(k)} expert: ‖θE − θB‖ / ‖θB‖ (%) — {Path(res.experts[k]).name}", fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.03)
+    ax = axes[E][0]
+    x = np.arange(res.num_layers)
+    for k in range(E):
+        ax.plot(x, 100 * np.array(res.top_share[k]), marker="o", label=f"{res.tag(k)} expert")
+    ax.plot(x, 100 * np.array(res.param_fraction), "k--", label="parameter share")
+    s = res.suggestion
+    for i in range(res.num_layers):
+        if i < s["bottom"] or i >= res.num_layers - s["top"]:
+            ax.axvspan(i - 0.5, i + 0.5, color="tab:orange", alpha=0.15)
+    ax.set_xlabel("layer (shaded: suggested language-expert layers)")
+    ax.set_ylabel(f"share of top {100 * res.top_fraction:g}% |Δ| (%)")
+    ax.set_xticks(x)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 
