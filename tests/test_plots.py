@@ -71,3 +71,17 @@ def test_bench_plot_task_writes_its_png_only_with_language_rows(tmp_path):
                              "monolingual: line- and word-level pass rate (lcb profile)"), dpi=110, tight=False)
     assert not plot_task(tmp_path / "plots" / "lpr_wpr_crosslingual.png", report, "crosslingual")
     assert [p.name for p in (tmp_path / "plots").iterdir()] == ["lpr_wpr_monolingual.png"]
+
+
+def test_atomic_files_get_the_mode_open_would_give(tmp_path):
+    import os
+
+    from langlock.io_utils import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+        (tmp_path / "b.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644
