@@ -2,7 +2,7 @@
 
 Scores all completions of `command-r-plus.csv` (6,586) with the `lcb` profile and with the `tlpo` profile
 (English-neutral and English-as-confusion), and — in the same run, on the same completions — with the plain
-per-character reference implementation of the TLPO rules (`benchmarks/tlpo_reference.py`), checking that
+per-character reference implementation of the TLPO rules (`tests/_tlpo_detector_reference.py`), checking that
 every verdict (confusion point and 6-tuple) is identical. Languages the TLPO rules do not cover (tr, vi) are
 judged by neither TLPO implementation and counted in neither rate.
 
@@ -34,14 +34,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test oracles
 
 from langlock.detect import get_detector  # noqa: E402
 from langlock.detect import tlpo as tlpo_fast  # noqa: E402
 from langlock.languages import TLPO_LANGUAGES  # noqa: E402
 from langlock.score.records import read_records  # noqa: E402
 
-import tlpo_reference  # noqa: E402
+import _tlpo_detector_reference as tlpo_reference  # noqa: E402
 
 
 def _time(fn, items) -> tuple[float, list]:

@@ -2,17 +2,24 @@
 
 Same model, same confusion points (CPs), same run:
 - exploration: `tlpo_branch.explore_branches` (all CPs in one batch, prefix computed once, KV cache expanded
-  k×) vs `tlpo_reference.explore_one_reference` (per CP: a 1-step `generate` for the logits, then k rows
-  re-prefilled and extended greedily with `generate`), as the reference code does.
+  k×) vs `explore_one_reference` of the test oracle `tests/_tlpo_training_reference.py` (per CP: a 1-step
+  `generate` for the logits, then k rows re-prefilled and extended greedily with `generate`), as the
+  reference code does.
 - update: one prefix forward per CP (batched), head at the CP only, k log-probs from one log-softmax, plus the
-  reference log-probs (cached once per item in training; timed here anyway) vs the naive update: every
-  candidate row (prefix + candidate + 3 lookahead tokens, padded to max_length) forwarded over the full
-  sequence by the policy (with backward) and by the reference model, one CP (16 rows) per micro-batch.
+  reference log-probs (cached once per item in training; timed here anyway) against two naive updates, both
+  forwarding every candidate row (prefix + candidate + lookahead tokens) over the full sequence by the policy
+  (with backward) and by the reference model, one CP (k rows) per micro-batch:
+  - "vs the reference code" (`update_speedup`): the rows padded as the reference pads them (left to the
+    longest prefix, right to max_length = longest prompt + --max-new). Prefix sharing + no padding waste.
+  - "vs naive rows without padding" (`update_speedup_unpadded`): each CP's rows exactly prefix + candidate +
+    lookahead, no pad token anywhere. What is left is the prefix sharing (prefix once instead of k times,
+    head at one position instead of all), so this number shows that gain on its own;
+    `padding_waste` = padded naive time / unpadded naive time.
 CPs come from real rollouts of the model on builtin-train cross-lingual prompts for --lang (detector `tlpo`,
 English counted as confusion); rollouts without a CP get one at a random response position (counted).
 
     nice -n 10 .venv/bin/python benchmarks/bench_tlpo.py --cps 2 --max-new 64
-Last line: RESULT update_speedup=… exploration_speedup=…
+Last line: RESULT update_speedup=… exploration_speedup=… update_speedup_unpadded=… padding_waste=…
 """
 
 from __future__ import annotations
@@ -20,7 +27,11 @@ from __future__ import annotations
 import argparse
 import copy
 import random
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test oracles
 
 
 def _timed(fn, repeats: int, sync):
@@ -57,7 +68,8 @@ def main() -> None:
     from langlock.suites import load_suite
     from langlock.train import tlpo_branch as br
     from langlock.train import tlpo_ops as ops
-    from langlock.train import tlpo_reference as ref_impl
+
+    import _tlpo_training_reference as ref_impl
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -134,14 +146,18 @@ def main() -> None:
         loss.backward()
         return loss.item()
 
-    def update_naive():
+    def update_naive(padded: bool = True):
+        """One CP (k rows) per micro-batch, as the reference. `padded`: the reference's padding (left to the
+        longest prefix, right to max_length); otherwise each row is exactly prefix + candidate + lookahead."""
         model.zero_grad(set_to_none=True)
         total = 0.0
-        left = max(len(p) for p in prefixes)
-        for c in range(len(prefixes)):  # one CP = 16 rows per micro-batch, as the reference
+        longest = max(len(p) for p in prefixes)
+        for c in range(len(prefixes)):
+            left = longest if padded else len(prefixes[c])
+            width = max(max_len, left + 1 + steps) if padded else left + 1 + steps
             rows = ref_impl.naive_rows(prefixes[c : c + 1], fast_b.cand_ids[c : c + 1].cpu(),
                                        fast_b.lookahead[c : c + 1].cpu(), pad_id=pad, left_width=left,
-                                       width=max(max_len, left + 1 + steps))
+                                       width=width)
             with torch.no_grad():
                 ref_lp = ref_impl.naive_row_logprobs(reference, *rows)
             lp = ref_impl.naive_row_logprobs(model, *rows)
@@ -150,15 +166,29 @@ def main() -> None:
             total += loss.item()
         return total
 
-    lf, ln = update_fast(), update_naive()
-    print(f"update: loss fast {lf:.9f} naive {ln:.9f} (|diff| {abs(lf - ln):.2e}, float32)", flush=True)
+    def update_unpadded():
+        return update_naive(padded=False)
+
+    lf, ln, lu = update_fast(), update_naive(), update_unpadded()
+    print(f"update: loss fast {lf:.9f} naive padded {ln:.9f} (|diff| {abs(lf - ln):.2e}) naive unpadded {lu:.9f} "
+          f"(|diff| {abs(lf - lu):.2e}), float32", flush=True)
+    n_pad_tokens = len(prefixes) * k * max(max_len, max(len(p) for p in prefixes) + 1 + steps)
+    n_row_tokens = sum(k * (len(p) + 1 + steps) for p in prefixes)
+    print(f"update: naive rows hold {n_pad_tokens} token positions padded, {n_row_tokens} unpadded; the "
+          f"prefix-shared forward {sum(len(p) for p in prefixes)}", flush=True)
     t_update_fast = _timed(update_fast, args.repeats, sync)
     t_update_naive = _timed(update_naive, args.repeats, sync)
+    t_update_unpadded = _timed(update_unpadded, args.repeats, sync)
 
     up, ex = t_update_naive / t_update_fast, t_explore_naive / t_explore_fast
+    up_unpadded, waste = t_update_unpadded / t_update_fast, t_update_naive / t_update_unpadded
     print(f"exploration: batched {t_explore_fast:.3f} s, one CP at a time {t_explore_naive:.3f} s -> {ex:.1f}x")
-    print(f"update:      prefix-shared {t_update_fast:.3f} s, naive rows {t_update_naive:.3f} s -> {up:.1f}x")
-    print(f"RESULT update_speedup={up:.1f} exploration_speedup={ex:.1f}")
+    print(f"update:      prefix-shared {t_update_fast:.3f} s, naive rows as the reference code pads them "
+          f"{t_update_naive:.3f} s -> {up:.1f}x (vs the reference code)")
+    print(f"update:      prefix-shared {t_update_fast:.3f} s, naive rows without padding "
+          f"{t_update_unpadded:.3f} s -> {up_unpadded:.1f}x (prefix sharing alone; padding waste {waste:.1f}x)")
+    print(f"RESULT update_speedup={up:.1f} exploration_speedup={ex:.1f} update_speedup_unpadded={up_unpadded:.1f} "
+          f"padding_waste={waste:.1f}")
 
 
 if __name__ == "__main__":

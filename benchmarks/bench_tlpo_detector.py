@@ -5,7 +5,7 @@ This one is for a shared, busy machine: CPU time (`time.process_time`) is much l
 processes than wall time. It scores every judgeable completion of an LCB outputs CSV (tr and vi have no TLPO
 rule) with fresh detectors after the same 300-completion warm-up as bench_score ("cold": each new word still
 costs a lingua call), then again with the caches full ("warm"), for both `ignore_english` settings; and it
-runs the plain per-character reference (`benchmarks/tlpo_reference.py`) on every Nth completion, checking
+runs the plain per-character reference (`tests/_tlpo_detector_reference.py`) on every Nth completion, checking
 identical verdicts.
 
 Usage: .venv/bin/python benchmarks/bench_tlpo_detector.py [--lcb-dir ../shared/lcb] [--model command-r-plus]
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test oracles
 
 from langlock.detect import (
     get_detector,  # noqa: E402
@@ -31,7 +31,7 @@ from langlock.detect import (
 from langlock.detect import tlpo as tlpo_fast  # noqa: E402
 from langlock.languages import TLPO_LANGUAGES  # noqa: E402
 
-import tlpo_reference  # noqa: E402
+import _tlpo_detector_reference as tlpo_reference  # noqa: E402
 
 
 def _timed(fn, items):

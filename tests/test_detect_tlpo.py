@@ -4,7 +4,6 @@ quirks, the consistency property (§7 check 7) and identical verdicts with the p
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
 import sys
 from functools import cache
@@ -21,18 +20,11 @@ from langlock.detect import tlpo_tables as T
 from langlock.detect.result import Counts
 from langlock.errors import InputError, UsageError
 
+import _tlpo_detector_reference as R
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load_reference():
-    spec = importlib.util.spec_from_file_location("tlpo_reference", REPO / "benchmarks" / "tlpo_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("tlpo_reference", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-R = _load_reference()
 
 # --------------------------------------------------------------------------------- §2.9 test vectors
 

@@ -3,7 +3,7 @@
 Tiny Llama from config in float64: the fast path (one prefix forward per CP, head at the update position
 only, candidate log-probs from one log-softmax, batched exploration with the KV cache expanded k×) against
 the naive path (every candidate row forwarded over the full padded sequence with its 3-token lookahead, and
-exploration one CP at a time with `generate`). The tiny model's RMSNorms run in float64 (HF's compute in
+exploration one CP at a time with `generate`; the oracle `_tlpo_training_reference`). The tiny model's RMSNorms run in float64 (HF's compute in
 float32 whatever the model dtype, which alone limits agreement to ~1e-7; see `_tlpo_fixtures`).
 """
 
@@ -14,8 +14,8 @@ import torch
 
 from langlock.train import tlpo_branch as br
 from langlock.train import tlpo_ops as ops
-from langlock.train import tlpo_reference as ref_impl
 
+import _tlpo_training_reference as ref_impl
 from _tlpo_fixtures import tiny_llama
 
 PAD = 0
@@ -161,5 +161,18 @@ def test_kl_gradient_zero_when_policy_is_reference(models, prefixes):
     parts = ops.clipped_token_loss(lp, ref_lp, torch.zeros_like(lp), beta=0.04)
     parts.loss.backward()
     assert parts.kl_mean.item() == 0.0
-    assert all(p.grad is None or torch.all(p.grad == 0) for p in policy.parameters())
+    grads = [p.grad for p in policy.parameters()]
+    assert all(g is not None for g in grads)  # every parameter was reached by the backward pass ...
+    assert all(torch.all(g == 0) for g in grads)  # ... and got exactly zero
     policy.zero_grad(set_to_none=True)
+
+
+def test_the_oracles_are_test_code_not_in_the_package():
+    import importlib.util
+    from pathlib import Path
+
+    import langlock
+
+    assert importlib.util.find_spec("langlock.train.tlpo_reference") is None
+    assert sorted(p.name for p in Path(langlock.__file__).parent.rglob("*reference*")) == []
+    assert ref_impl.__file__.endswith("tests/_tlpo_training_reference.py")

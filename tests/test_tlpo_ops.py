@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -87,10 +89,18 @@ def test_logit_gradient_matches_closed_form(beta):
     (g,) = torch.autograd.grad(loss, z)
     closed = ops.logit_gradient_closed_form(z.detach(), cand, adv, ref, beta=beta, num_rows=n_rows)
     assert torch.allclose(g, closed, atol=1e-15, rtol=1e-12)
-    if beta == 0.0:
-        expected = torch.zeros_like(z)
-        expected[cand] = -adv / n_rows
-        assert torch.allclose(g, expected, atol=1e-16)
+
+
+def test_logit_gradient_without_kl_is_minus_advantage_over_rows():
+    z, cand, adv = _cp_setup(seed=3)
+    n_rows = 16
+    z = z.clone().requires_grad_(True)
+    lp = torch.log_softmax(z, -1)[cand]
+    loss = ops.clipped_token_loss(lp, lp.detach() - 0.5, adv, beta=0.0, num_rows=n_rows).loss
+    (g,) = torch.autograd.grad(loss, z)
+    expected = torch.zeros_like(z)
+    expected[cand] = -adv / n_rows
+    assert adv.abs().min() > 0 and torch.allclose(g, expected, atol=1e-16)
 
 
 def test_ratio_is_one_by_default_so_clipping_never_fires():
@@ -112,13 +122,25 @@ def test_clipping_zeroes_gradient_outside_the_trust_region():
 
 
 def test_loss_normalises_by_step_rows_and_weights():
+    # advantages that do not sum to zero and a reference away from the policy, so each row's objective
+    # (A_i - beta * k3_i) is non-zero and the denominator shows in the loss
     lp = torch.tensor([[-1.0, -2.0], [-0.5, -3.0]], dtype=torch.float64)
-    adv = torch.tensor([[0.5, -0.5], [0.2, -0.2]], dtype=torch.float64)
-    full = ops.clipped_token_loss(lp, lp, adv, beta=0.0).loss
-    assert full.item() == pytest.approx(-(0.5 * 1 - 0.5 + 0.2 - 0.2) / 4)
-    w = torch.tensor([[1, 1], [0, 0]])
-    half = ops.clipped_token_loss(lp, lp, adv, beta=0.0, row_weight=w)
-    assert half.num_rows == 2 and half.loss.item() == pytest.approx(0.0)
+    ref = torch.tensor([[-1.5, -2.0], [-0.5, -2.0]], dtype=torch.float64)
+    adv = torch.tensor([[0.5, 0.3], [0.2, -0.6]], dtype=torch.float64)
+    beta = 0.1
+    k3 = [[math.exp(-0.5) + 0.5 - 1, 0.0], [0.0, math.exp(1.0) - 1.0 - 1]]
+    obj = [[0.5 - beta * k3[0][0], 0.3], [0.2, -0.6 - beta * k3[1][1]]]
+    row_sum = [sum(r) for r in obj]
+
+    full = ops.clipped_token_loss(lp, ref, adv, beta=beta)  # default: the mean over the 4 rows here
+    assert full.num_rows == 4 and full.loss.item() == pytest.approx(-(row_sum[0] + row_sum[1]) / 4, rel=1e-14)
+    step = ops.clipped_token_loss(lp, ref, adv, beta=beta, num_rows=16)  # rows of the whole optimiser step
+    assert step.num_rows == 16 and step.loss.item() == pytest.approx(-(row_sum[0] + row_sum[1]) / 16, rel=1e-14)
+    w = torch.tensor([[1, 1], [0, 0]])  # padding rows: weight 0, not counted
+    half = ops.clipped_token_loss(lp, ref, adv, beta=beta, row_weight=w)
+    assert half.num_rows == 2 and half.loss.item() == pytest.approx(-row_sum[0] / 2, rel=1e-14)
+    assert half.kl_mean.item() == pytest.approx(k3[0][0] / 2, rel=1e-14)
+    assert abs(row_sum[0]) > 0.1 and abs(row_sum[1]) > 0.1  # so every normalisation above shows in the value
 
 
 def test_score_branches():

@@ -1,6 +1,6 @@
 """The ``tlpo`` detector profile: the TLPO paper's Unicode-script confusion detector (spec §2), made fast.
 
-Rules (identical verdicts to the published detector v1.1.2 and to `benchmarks/tlpo_reference.py`):
+Rules (identical verdicts to the published detector v1.1.2 and to the test oracle `tests/_tlpo_detector_reference.py`):
 
 - the text is cleaned (exception characters, unit/tech words, e-mails/URLs, phonetic ranges deleted), split
   on newlines, and each line into words (jieba for zh, MeCab for ja, ``\\b[\\w'-]+\\b`` otherwise, after LaTeX

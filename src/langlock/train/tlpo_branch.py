@@ -7,7 +7,7 @@
   applied only at the update position (`logits_to_keep=1`), and the k candidate log-probs gathered from one
   log-softmax. Used with grad for the policy and once, without grad, for the reference when an item is made.
 
-The naive computations these replace (the reference code's way) live in `tlpo_reference.py`; tests prove the
+The naive computations these replace (the reference code's way) live in the test oracle `tests/_tlpo_training_reference.py`; tests prove the
 two equal.
 """
 

@@ -37,8 +37,14 @@ class TLPOConfig(TrainingArguments):
 
     > Parameters that control the loss
     - `beta` (0.04): weight of the k3 KL penalty to the reference (the initial model).
-    - `epsilon` (0.2), `epsilon_high` (None = `epsilon`): PPO clip range. With the reference's "old = current,
-      detached" ratio it never fires (spec §1.9); it matters only with `num_iterations` > 1.
+    - `epsilon` (0.2), `epsilon_high` (None = `epsilon`): PPO clip range of the ratio π/π_old. It acts only
+      with `ppo_ratio=True` (and then only from the second of `num_iterations` on, once the policy moved).
+    - `ppo_ratio` (False, faithful): which "old" policy the ratio divides by.
+      False = the reference code (spec §1.9): old = the current log-prob detached, so the ratio is exactly 1
+      on every iteration and `epsilon` / `epsilon_high` never clip (REINFORCE on the candidates plus KL),
+      even with `num_iterations` > 1. True = proper PPO: old = the candidates' log-probs at exploration time
+      (computed once per data batch, before any update, detached), so iterations after the first are
+      clipped to [1 − ε, 1 + ε_high]. Not in the reference.
     - `num_iterations` (1): optimiser steps per data batch on the same items (the reference's `ppo_reuse`;
       the paper reports 2). Steps inside one data batch share the LR, as in the reference. The reference's
       duplicated inner gradient (R× before clipping) is not reproduced.
@@ -78,6 +84,9 @@ class TLPOConfig(TrainingArguments):
     epsilon: float = field(default=0.2, metadata={"help": "Lower clip range of the ratio."})
     epsilon_high: float | None = field(default=None, metadata={"help": "Upper clip range (None: epsilon)."})
     num_iterations: int = field(default=1, metadata={"help": "Optimiser steps per data batch (ppo_reuse)."})
+    ppo_ratio: bool = field(default=False, metadata={
+        "help": "PPO ratio against the exploration-time log-probs, so epsilon clips from the 2nd iteration on. "
+                "False (faithful, the reference code): old = current detached, ratio 1, never clips."})
     skip_zero_advantage: bool = field(default=False, metadata={"help": "Drop CPs with all-equal scores."})
     stop_after_steps: int | None = field(default=None, metadata={
         "help": "End training after this many steps; the LR schedule still spans max_steps."})

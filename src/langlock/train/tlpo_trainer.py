@@ -8,7 +8,8 @@ One trainer step = one data batch of prompts:
    sampled ids via incremental-detokenisation offsets, or the reference's re-tokenised text).
 3. `_branch_and_score`: at every CP at once, the top-`num_branches` next tokens and their greedy lookahead
    (one batched prefix forward, KV cache expanded), each branch scored by the detector, the advantage, and
-   the reference log-probs of the candidates (computed once, here).
+   the reference log-probs of the candidates (computed once, here). The candidates' exploration-time
+   log-probs are kept as the "old" policy of `TLPOConfig.ppo_ratio`.
 4. `_update`: one prefix forward per CP (batched), the candidates' log-probs from one log-softmax at the CP,
    the clipped loss with the k3 KL penalty, backward. The Trainer then clips and steps the optimiser.
 
@@ -42,6 +43,17 @@ class ConfusedRollout:
     prefix: list[int]
     cp_position: int  # index of the CP token within the response (original_ids) or the full context
     response_len: int
+
+
+@dataclass
+class ScoredBranches:
+    """What `_update` trains on: C confusion points (CPs) with k candidates each (tensors `[C, k]`)."""
+
+    prefixes: list[list[int]]  # context up to each CP
+    cand_ids: torch.Tensor  # the top-k candidate tokens at each CP
+    adv: torch.Tensor  # their advantages (`tlpo_ops.branch_advantage`)
+    ref_logp: torch.Tensor  # the reference model's log-probs of the candidates
+    old_logp: torch.Tensor  # the policy's log-probs of the candidates at exploration time (no grad)
 
 
 class _StopAtConfusion(StoppingCriteria):
@@ -231,7 +243,7 @@ class TLPOTrainer(Trainer):
     # ------------------------------------------------------------------------------- 3. exploration
 
     @torch.no_grad()
-    def _branch_and_score(self, policy, items: list[ConfusedRollout]):
+    def _branch_and_score(self, policy, items: list[ConfusedRollout]) -> ScoredBranches | None:
         """Top-k + greedy lookahead for all CPs in one batch; detector scores; advantage; reference log-probs."""
         if not items:
             return None
@@ -255,7 +267,8 @@ class TLPOTrainer(Trainer):
                                    batch.lookahead_mask[idx])
             adv = adv[idx]
         ref_logp = self._reference_logprobs(policy, prefixes, batch.cand_ids)
-        return prefixes, batch.cand_ids, adv, ref_logp
+        return ScoredBranches(prefixes=prefixes, cand_ids=batch.cand_ids, adv=adv, ref_logp=ref_logp,
+                              old_logp=batch.cand_logp)
 
     def _is_confused(self, text: str) -> bool:
         return self.detector.detect(text).first_confusion_char >= 0
@@ -268,20 +281,24 @@ class TLPOTrainer(Trainer):
 
     # ------------------------------------------------------------------------------------ 4. update
 
-    def _update(self, model, branches):
+    def _update(self, model, branches: ScoredBranches | None):
         """The loss over this step's CPs, mean over all rows of all processes; backward. With
-        `num_iterations` R > 1, R − 1 extra optimiser steps run here on the same items (same LR)."""
+        `num_iterations` R > 1, R − 1 extra optimiser steps run here on the same items (same LR).
+
+        The ratio's "old" log-probs: with `ppo_ratio` the exploration-time ones (proper PPO: clipping acts
+        once the policy has moved, i.e. from the second iteration); without it (the faithful default) the
+        current ones detached, so the ratio is 1 on every iteration and nothing is clipped."""
         args = self.args
-        n_local = 0 if branches is None else branches[1].shape[0]
+        n_local = 0 if branches is None else branches.cand_ids.shape[0]
         counts = self.accelerator.gather(torch.tensor([n_local], device=self.accelerator.device))
         total_rows = int(counts.sum().item()) * args.num_branches
         self._metrics["branches/num_trained"].append(float(counts.sum().item()))
         if total_rows == 0:
             return torch.tensor(0.0, device=self.accelerator.device)
         if branches is None:  # this process found no CP but others did: a zero-weight forward keeps DDP in step
-            prefixes, cand_ids = [[self.processing_class.pad_token_id, 0]], None
+            prefixes = [[self.processing_class.pad_token_id, 0]]
         else:
-            prefixes, cand_ids, adv, ref_logp = branches
+            prefixes, cand_ids = branches.prefixes, branches.cand_ids
         scale = self.accelerator.num_processes  # DDP averages gradients over processes
         for it in range(args.num_iterations):
             if branches is None:
@@ -291,8 +308,10 @@ class TLPOTrainer(Trainer):
                 parts = None
             else:
                 lp = br.candidate_logprobs(model, prefixes, cand_ids, pad_id=self.processing_class.pad_token_id)
-                parts = ops.clipped_token_loss(lp, ref_logp.to(lp.dtype), adv.to(lp.dtype), beta=args.beta,
-                                               epsilon_low=args.epsilon, epsilon_high=args.epsilon_high,
+                old = branches.old_logp.to(lp.dtype) if args.ppo_ratio else None
+                parts = ops.clipped_token_loss(lp, branches.ref_logp.to(lp.dtype), branches.adv.to(lp.dtype),
+                                               beta=args.beta, epsilon_low=args.epsilon,
+                                               epsilon_high=args.epsilon_high, old_logp=old,
                                                num_rows=total_rows)
                 loss = parts.loss * scale
             self.accelerator.backward(loss)
