@@ -75,10 +75,12 @@ def test_analyze_end_to_end_on_tiny_model(tmp_path):
     assert len(steps) == 6
     n_steps = sum(len(s["entropy"]) for s in steps)
     assert data["table7"]["CP"]["n"] + data["table7"]["non-CP (all)"]["n"] == n_steps
+    with_cp = [s for s in steps if s["cp_step"] >= 0]
+    assert with_cp and len(with_cp) == data["responses_with_cp"]  # the fixture's model does switch language
     for s in steps:
         assert len(s["entropy"]) == len(s["nucleus"]) == len(s["token_ids"])
-        if s["cp_step"] >= 0:
-            assert s["status"] == "fail" and 0 <= s["cp_step"] < len(s["token_ids"])
+    for s in with_cp:
+        assert s["status"] == "fail" and 0 <= s["cp_step"] < len(s["token_ids"])
     # The recorded entropies are the model's own next-token entropies: recompute one by teacher forcing.
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -146,9 +146,13 @@ def test_pairs_seeded_chosen_clean_rejected_confused(tmp_path):
     pairs = [json.loads(x) for x in (tmp_path / "ief" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [p["id"] for p in pairs] == ["a", "d"]
     assert pairs[0]["rejected"][0]["content"] == "안녕 你好"
-    assert pairs[0]["chosen"][0]["content"] in ("네, 안녕하세요.", "반가워요")
+    # which clean / confused completion becomes the pair is drawn with the seed: seed 3 takes these, seed 2 others
+    assert pairs[0]["chosen"][0]["content"] == "네, 안녕하세요."
     assert pairs[1]["chosen"][0]["content"] == "재미있어요"
-    assert pairs[1]["rejected"][0]["content"] in ("Hello there", "It was fun")
+    assert pairs[1]["rejected"][0]["content"] == "It was fun"
+    build_pairs(src, "ko", tmp_path / "seed2", ignore_english=False, seed=2)
+    other = [json.loads(x) for x in (tmp_path / "seed2" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (other[0]["chosen"][0]["content"], other[1]["rejected"][0]["content"]) == ("반가워요", "Hello there")
     assert pairs[0]["prompt"] == [{"role": "user", "content": "안녕?"}]
     assert (stats["all_clean"], stats["all_confused"], stats["pairs"]) == (1, 1, 2)
     sft = [json.loads(x) for x in (tmp_path / "ief" / "sft.jsonl").read_text(encoding="utf-8").splitlines()]

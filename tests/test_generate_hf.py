@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from langlock.errors import UsageError
 from langlock.generate import GenerationSettings, PromptItem, make_generator, prompt_seed
@@ -51,11 +52,42 @@ def test_seed_changes_samples_and_greedy_is_deterministic(tiny_gen):
 
 
 def test_length_and_token_counts(tiny_gen):
-    res = run(tiny_gen, PROMPTS[:3], GenerationSettings(max_new_tokens=5, temperature=1.0, seed=3))
-    for c in res.values():
-        assert c.finish_reason in ("stop", "length")
+    """The stop rule: a row that emits a stop token at its 3rd new token ends there ("stop", 3 tokens counted,
+    the stop token not in the text); rows that never emit one run to max_new_tokens ("length")."""
+    from langlock.generate.hf import DecodeOptions
+
+    stop = tiny_gen.stop_ids[0]
+
+    class StopAtThird:  # one per row and batch: counts its steps, forces the stop token at the third
+        def __init__(self):
+            self.step = 0
+
+        def __call__(self, input_ids, scores):
+            self.step += 1
+            if self.step == 3:
+                scores = torch.full_like(scores, float("-inf"))
+                scores[:, stop] = 0.0
+            return scores
+
+    prompts = [PromptItem(p.key, p.text, language="stop" if i % 2 else None) for i, p in enumerate(PROMPTS)]
+    options = DecodeOptions(processors=lambda lang: [StopAtThird()] if lang == "stop" else [])
+    out = {}
+    tiny_gen.generate(prompts, GenerationSettings(max_new_tokens=5, temperature=1.0, seed=3),
+                      lambda c: out.__setitem__(c.key, c), options)
+    plain = run(tiny_gen, PROMPTS, GenerationSettings(max_new_tokens=5, temperature=1.0, seed=3))
+    for i, p in enumerate(PROMPTS):
+        c = out[p.key]
+        if i % 2:
+            assert (c.finish_reason, c.n_tokens) == ("stop", 3)
+            # the two tokens before the forced stop are the row's own sampled ones (same seed as without it)
+            assert plain[p.key].text.startswith(c.text)
+        else:  # no processor: exactly the plain run (which may stop early by itself)
+            assert (c.finish_reason, c.n_tokens, c.text) == (plain[p.key].finish_reason, plain[p.key].n_tokens,
+                                                             plain[p.key].text)
+    for c in plain.values():
+        assert (c.finish_reason == "length") == (c.n_tokens == 5 and c.finish_reason != "stop")
         assert 1 <= c.n_tokens <= 5
-        assert c.finish_reason == "stop" or c.n_tokens == 5
+    assert any(c.finish_reason == "length" for c in plain.values())
 
 
 def test_eos_stops_generation(tiny_gen):
