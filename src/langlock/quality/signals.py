@@ -1,0 +1,135 @@
+"""Cheap validity signals: pure functions of an answer (and its prompt), no model, no torch.
+
+Each signal measures one way an answer can pass a language check without being an answer:
+- echo: the answer restates the prompt. `echo_stats` returns the share of the answer's character n-grams
+  that occur in the prompt (`share`) and how many prompts' worth of prompt n-grams the answer holds
+  (`copies`); an answer is an echo when `share` is high (it is mostly prompt) or `copies` reaches ~2
+  (it restates the prompt twice).
+- degenerate: a repetition loop (the zlib check of `langlock.score.degeneracy`, plus the share of repeated
+  character n-grams, which also sees loops too short for zlib) or a near-empty answer.
+Text is compared after `normalise`: NFKC, case-folded, letters and digits only, so spacing and punctuation
+do not hide a copy, and the same code serves Latin, CJK and Hangul text.
+Thresholds live in `Thresholds` (values chosen on the LCB outputs and the dev set, docs/quality.md).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+
+from ..score.degeneracy import DEFAULT_MIN_BYTES, DEFAULT_RATIO, is_repetitive
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cut-offs of the cheap signals (see docs/quality.md for the data they were chosen on)."""
+
+    echo_ngram: int = 8  #: length of a copied stretch (normalised characters) for the echo signal
+    ngram: int = 4  #: character n-gram length of the repetition signal (on normalised text)
+    echo_share: float = 0.70  #: echo when at least this share of the answer's n-grams occur in the prompt
+    echo_copies: float = 1.5  #: echo when copied stretches (each >= echo_long_run prompts) sum to this
+    echo_long_run: float = 0.5  #: a stretch this share of the prompt's length counts as a restatement
+    echo_min_prompt: int = 8  #: prompts shorter than this (normalised chars) are too short to judge echo
+    repeat_share: float = 0.5  #: loop when at least this share of the answer's n-grams are repeats
+    repeat_min_chars: int = 12  #: answers shorter than this (normalised chars) are not judged for repeats
+    min_chars: int = 2  #: near-empty below this many letters/digits
+    zlib_ratio: float = DEFAULT_RATIO
+    zlib_min_bytes: int = DEFAULT_MIN_BYTES
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-folded, only letters and digits (spaces and punctuation removed)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+
+
+def char_ngrams(norm: str, n: int) -> list[str]:
+    """Overlapping character n-grams of normalised text (the whole text when shorter than n)."""
+    if not norm:
+        return []
+    if len(norm) <= n:
+        return [norm]
+    return [norm[i : i + n] for i in range(len(norm) - n + 1)]
+
+
+@dataclass(frozen=True)
+class EchoStats:
+    share: float  #: share of the answer's characters inside a stretch copied from the prompt
+    copies: float  #: characters in long copied stretches / prompt length: ~1 restates it once, ~2 twice
+
+
+def copied_mask(answer_norm: str, prompt_norm: str, n: int) -> list[bool]:
+    """Per character of `answer_norm`: True when it lies in an n-gram that also occurs in `prompt_norm`."""
+    grams = set(char_ngrams(prompt_norm, n)) if len(prompt_norm) >= n else set()
+    mask = [False] * len(answer_norm)
+    for i in range(len(answer_norm) - n + 1):
+        if answer_norm[i : i + n] in grams:
+            mask[i : i + n] = [True] * n
+    return mask
+
+
+def _runs(mask: list[bool]) -> list[int]:
+    """Lengths of the maximal runs of True in `mask`."""
+    out, cur = [], 0
+    for m in mask:
+        if m:
+            cur += 1
+        elif cur:
+            out.append(cur)
+            cur = 0
+    if cur:
+        out.append(cur)
+    return out
+
+
+def echo_stats(answer: str, prompt: str, n: int = DEFAULT_THRESHOLDS.echo_ngram,
+               long_run: float = DEFAULT_THRESHOLDS.echo_long_run) -> EchoStats:
+    """How much of `answer` is copied from `prompt` (both normalised); zeros for an empty side.
+
+    `share` counts every copied character; `copies` only stretches of at least `long_run` x the prompt's
+    length (a restated prompt, not shared topic words), divided by the prompt's length. For a prompt shorter
+    than 2n the stretch length drops to half the prompt (at least 3)."""
+    a, p = normalise(answer), normalise(prompt)
+    n = min(n, max(3, len(p) // 2))
+    if not a or len(p) < n:
+        return EchoStats(0.0, 0.0)
+    mask = copied_mask(a, p, n)
+    long_copied = sum(r for r in _runs(mask) if r >= long_run * len(p))
+    return EchoStats(sum(mask) / len(a), long_copied / len(p))
+
+
+def is_echo(answer: str, prompt: str | None, th: Thresholds = DEFAULT_THRESHOLDS) -> bool | None:
+    """True/False, or None (not judged) when there is no prompt or it is too short to tell."""
+    if prompt is None or len(normalise(prompt)) < th.echo_min_prompt:
+        return None
+    s = echo_stats(answer, prompt, th.echo_ngram, th.echo_long_run)
+    return s.share >= th.echo_share or s.copies >= th.echo_copies
+
+
+def repeat_share(answer: str, n: int = DEFAULT_THRESHOLDS.ngram) -> float:
+    """Share of the answer's character n-grams that repeat an earlier one (0 for an empty answer)."""
+    grams = char_ngrams(normalise(answer), n)
+    if not grams:
+        return 0.0
+    return 1 - len(Counter(grams)) / len(grams)
+
+
+def content_chars(answer: str) -> int:
+    """Letters and digits in the answer."""
+    return len(normalise(answer))
+
+
+def degenerate_reasons(answer: str, th: Thresholds = DEFAULT_THRESHOLDS) -> list[str]:
+    """Reasons `answer` is degenerate: "empty", "repetitive" (zlib), "repeated_ngrams"; [] when none."""
+    norm = normalise(answer)
+    if len(norm) < th.min_chars:
+        return ["empty"]
+    out = []
+    if is_repetitive(answer, th.zlib_ratio, th.zlib_min_bytes):
+        out.append("repetitive")
+    if len(norm) >= th.repeat_min_chars and repeat_share(answer, th.ngram) >= th.repeat_share:
+        out.append("repeated_ngrams")
+    return out

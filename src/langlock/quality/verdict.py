@@ -1,0 +1,83 @@
+"""One verdict per answer: `valid` (True / False / None) and the reasons when not.
+
+`judge_answer` combines the signals judged for one answer: the cheap ones of `signals` (echo, degenerate)
+and, when a fluency judge is given, the per-byte NLL compared with the calibrated limit of the answer's
+language (`fluency`). `valid` is False when any judged signal fails, True when every judged signal passes,
+and None when no signal could be judged (an empty set; in practice the degenerate check always judges).
+Signals that could not be judged (echo without a prompt, fluency for an uncalibrated language) are listed
+in `not_judged`, never counted as a failure.
+
+`judge_records(records, prompts=None, judge=None)` is the one call bench/compare/report need: a list of
+`Verdict`s in record order. `records` are objects with `completion`, `language` and optionally `prompt`
+(langlock's `Record`, `BenchPrompt`-joined generations, or anything with those attributes/keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .signals import DEFAULT_THRESHOLDS, Thresholds, degenerate_reasons, echo_stats, normalise
+
+#: Reasons an answer can be invalid, in the order they are reported.
+REASONS = ("empty", "repetitive", "repeated_ngrams", "echo", "disfluent")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    valid: bool | None
+    invalid_reasons: tuple[str, ...] = ()
+    not_judged: tuple[str, ...] = ()
+    scores: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        return {"valid": self.valid, "invalid_reasons": list(self.invalid_reasons),
+                "not_judged": list(self.not_judged), "quality_scores": self.scores}
+
+
+def judge_answer(answer: str, prompt: str | None = None, *, th: Thresholds = DEFAULT_THRESHOLDS,
+                 nll_per_byte: float | None = None, nll_limit: float | None = None,
+                 fluency: bool = False) -> Verdict:
+    """Verdict for one answer. `fluency=True` asks for the fluency signal: judged when both `nll_per_byte`
+    and the language's `nll_limit` are known, else listed as not judged."""
+    reasons = list(degenerate_reasons(answer, th))
+    not_judged: list[str] = []
+    scores: dict = {}
+    if prompt is not None and len(normalise(prompt)) >= th.echo_min_prompt:
+        e = echo_stats(answer, prompt, th.echo_ngram, th.echo_long_run)
+        scores.update(echo_share=round(e.share, 4), echo_copies=round(e.copies, 4))
+        if "empty" not in reasons and (e.share >= th.echo_share or e.copies >= th.echo_copies):
+            reasons.append("echo")
+    else:
+        not_judged.append("echo")
+    if fluency:
+        if nll_per_byte is None or nll_limit is None:
+            not_judged.append("fluency")
+        else:
+            scores.update(nll_per_byte=round(nll_per_byte, 4), nll_limit=round(nll_limit, 4))
+            if "empty" not in reasons and nll_per_byte > nll_limit:
+                reasons.append("disfluent")
+    return Verdict(False if reasons else True, tuple(r for r in REASONS if r in reasons), tuple(not_judged),
+                   scores)
+
+
+def _get(obj, name):
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def judge_records(records: Sequence, prompts: Sequence[str | None] | None = None, judge=None,
+                  th: Thresholds = DEFAULT_THRESHOLDS) -> list[Verdict]:
+    """Verdicts for `records` in order. `prompts` (same length) overrides each record's own `prompt`;
+    `judge` (a `FluencyJudge`) adds the fluency signal, None runs only the cheap signals."""
+    if prompts is not None and len(prompts) != len(records):
+        raise ValueError(f"{len(prompts)} prompts for {len(records)} records")
+    texts = [_get(r, "completion") or "" for r in records]
+    langs = [_get(r, "language") for r in records]
+    nlls: list[float | None] = judge.nll_per_byte(texts) if judge is not None else [None] * len(texts)
+    out = []
+    for i, (text, lang) in enumerate(zip(texts, langs)):
+        prompt = prompts[i] if prompts is not None else _get(records[i], "prompt")
+        limit = judge.limit(lang) if judge is not None else None
+        out.append(judge_answer(text, prompt, th=th, nll_per_byte=nlls[i], nll_limit=limit,
+                                fluency=judge is not None))
+    return out
