@@ -11,7 +11,7 @@ Per language (ko, ja, zh, de, es, fr) and kind, seeded and deterministic:
 Every row has the score fields (task, model, source, language, completion, id, prompt) plus `kind` and
 `expected_valid`. No real bad outputs of SmolLM2 or a TLPO run exist in ../shared, so none are included.
 
-    python scripts/build_quality_devset.py --lcb ../shared/lcb --out devset.jsonl [--per-kind 50]
+    python scripts/build_quality_devset.py --lcb ../shared/lcb --out devset.jsonl [--per-kind 30]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lcb", default="../shared/lcb", help="the LCB folder (outputs/, test_sets/)")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--per-kind", type=int, default=50)
+    ap.add_argument("--per-kind", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     lcb = Path(args.lcb)

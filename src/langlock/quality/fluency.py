@@ -55,8 +55,8 @@ def load_calibration(path: str | Path | None = None) -> dict:
 class FluencyJudge:
     """Per-byte NLL of texts under a causal LM, and the calibrated limit per language."""
 
-    def __init__(self, model=None, tokenizer=None, calibration: dict | None = None, *, max_tokens: int = 256,
-                 token_budget: int = 2048, name: str = ""):
+    def __init__(self, model=None, tokenizer=None, calibration: dict | None = None, *, max_tokens: int = 32,
+                 token_budget: int = 512, name: str = ""):
         self.model, self.tokenizer = model, tokenizer
         self.calibration = calibration or {"languages": {}}
         self.max_tokens, self.token_budget, self.name = max_tokens, token_budget, name
@@ -65,14 +65,16 @@ class FluencyJudge:
     def load(cls, spec: str = DEFAULT_JUDGE, calibration: str | Path | None = None, **kw) -> FluencyJudge:
         """Load judge model `spec` (anything `langlock.models` resolves). Its calibration is `calibration`,
         or the shipped one when it was made for `spec`; any other model needs its own (UsageError)."""
+        from ..models import load_model_and_tokenizer, resolve_model
+
         cal = load_calibration(calibration)
+        resolve_model(spec)  # a missing model or package: one clear InputError before anything else
         if calibration is None and cal.get("judge") != spec:
             raise UsageError(f"no fluency calibration for judge model {spec!r} (the shipped one is for "
                              f"{cal.get('judge')!r}); make one with scripts/calibrate_fluency.py --judge-model "
                              f"{spec} and pass it with --judge-calibration")
-        from ..models import load_model_and_tokenizer
-
         model, tok, _ = load_model_and_tokenizer(spec)
+        kw.setdefault("max_tokens", int(cal.get("max_tokens", 32)))  # score as the calibration did
         return cls(model, tok, cal, name=spec, **kw)
 
     def limit(self, language: str | None) -> float | None:

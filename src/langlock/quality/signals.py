@@ -28,9 +28,10 @@ class Thresholds:
     echo_ngram: int = 8  #: length of a copied stretch (normalised characters) for the echo signal
     ngram: int = 4  #: character n-gram length of the repetition signal (on normalised text)
     echo_share: float = 0.70  #: echo when at least this share of the answer's n-grams occur in the prompt
-    echo_copies: float = 1.5  #: echo when copied stretches (each >= echo_long_run prompts) sum to this
+    echo_copies: float = 1.8  #: echo when copied stretches (each >= echo_long_run prompts) sum to this
+    echo_prompt_cov: float = 0.5  #: ... and reproduces at least this share of the prompt
     echo_long_run: float = 0.5  #: a stretch this share of the prompt's length counts as a restatement
-    echo_min_prompt: int = 8  #: prompts shorter than this (normalised chars) are too short to judge echo
+    echo_min_prompt: int = 4  #: prompts shorter than this (normalised chars) are too short to judge echo
     repeat_share: float = 0.5  #: loop when at least this share of the answer's n-grams are repeats
     repeat_min_chars: int = 12  #: answers shorter than this (normalised chars) are not judged for repeats
     min_chars: int = 2  #: near-empty below this many letters/digits
@@ -59,6 +60,7 @@ def char_ngrams(norm: str, n: int) -> list[str]:
 class EchoStats:
     share: float  #: share of the answer's characters inside a stretch copied from the prompt
     copies: float  #: characters in long copied stretches / prompt length: ~1 restates it once, ~2 twice
+    prompt_cov: float = 0.0  #: share of the prompt's characters that the answer reproduces
 
 
 def copied_mask(answer_norm: str, prompt_norm: str, n: int) -> list[bool]:
@@ -88,6 +90,7 @@ def _runs(mask: list[bool]) -> list[int]:
 def echo_stats(answer: str, prompt: str, n: int = DEFAULT_THRESHOLDS.echo_ngram,
                long_run: float = DEFAULT_THRESHOLDS.echo_long_run) -> EchoStats:
     """How much of `answer` is copied from `prompt` (both normalised); zeros for an empty side.
+    `prompt_cov` is the share of the prompt reproduced somewhere in the answer.
 
     `share` counts every copied character; `copies` only stretches of at least `long_run` x the prompt's
     length (a restated prompt, not shared topic words), divided by the prompt's length. For a prompt shorter
@@ -98,15 +101,20 @@ def echo_stats(answer: str, prompt: str, n: int = DEFAULT_THRESHOLDS.echo_ngram,
         return EchoStats(0.0, 0.0)
     mask = copied_mask(a, p, n)
     long_copied = sum(r for r in _runs(mask) if r >= long_run * len(p))
-    return EchoStats(sum(mask) / len(a), long_copied / len(p))
+    return EchoStats(sum(mask) / len(a), long_copied / len(p), sum(copied_mask(p, a, n)) / len(p))
 
 
 def is_echo(answer: str, prompt: str | None, th: Thresholds = DEFAULT_THRESHOLDS) -> bool | None:
     """True/False, or None (not judged) when there is no prompt or it is too short to tell."""
     if prompt is None or len(normalise(prompt)) < th.echo_min_prompt:
         return None
-    s = echo_stats(answer, prompt, th.echo_ngram, th.echo_long_run)
-    return s.share >= th.echo_share or s.copies >= th.echo_copies
+    return echo_rule(echo_stats(answer, prompt, th.echo_ngram, th.echo_long_run), th)
+
+
+def echo_rule(s: EchoStats, th: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """Echo: mostly prompt *and* reproducing much of it (quoting a long passage is not an echo), or the
+    prompt restated about twice."""
+    return (s.share >= th.echo_share and s.prompt_cov >= th.echo_prompt_cov) or s.copies >= th.echo_copies
 
 
 def repeat_share(answer: str, n: int = DEFAULT_THRESHOLDS.ngram) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .signals import DEFAULT_THRESHOLDS, Thresholds, degenerate_reasons, echo_stats, normalise
+from .signals import DEFAULT_THRESHOLDS, Thresholds, degenerate_reasons, echo_rule, echo_stats, normalise
 
 #: Reasons an answer can be invalid, in the order they are reported.
 REASONS = ("empty", "repetitive", "repeated_ngrams", "echo", "disfluent")
@@ -45,8 +45,9 @@ def judge_answer(answer: str, prompt: str | None = None, *, th: Thresholds = DEF
     scores: dict = {}
     if prompt is not None and len(normalise(prompt)) >= th.echo_min_prompt:
         e = echo_stats(answer, prompt, th.echo_ngram, th.echo_long_run)
-        scores.update(echo_share=round(e.share, 4), echo_copies=round(e.copies, 4))
-        if "empty" not in reasons and (e.share >= th.echo_share or e.copies >= th.echo_copies):
+        scores.update(echo_share=round(e.share, 4), echo_copies=round(e.copies, 4),
+                      echo_prompt_cov=round(e.prompt_cov, 4))
+        if "empty" not in reasons and echo_rule(e, th):
             reasons.append("echo")
     else:
         not_judged.append("echo")
@@ -68,16 +69,18 @@ def _get(obj, name):
 def judge_records(records: Sequence, prompts: Sequence[str | None] | None = None, judge=None,
                   th: Thresholds = DEFAULT_THRESHOLDS) -> list[Verdict]:
     """Verdicts for `records` in order. `prompts` (same length) overrides each record's own `prompt`;
-    `judge` (a `FluencyJudge`) adds the fluency signal, None runs only the cheap signals."""
+    `judge` (a `FluencyJudge`) adds the fluency signal, None runs only the cheap signals; the judge model
+    reads only answers that the cheap signals pass and whose language it has a limit for."""
     if prompts is not None and len(prompts) != len(records):
         raise ValueError(f"{len(prompts)} prompts for {len(records)} records")
     texts = [_get(r, "completion") or "" for r in records]
     langs = [_get(r, "language") for r in records]
-    nlls: list[float | None] = judge.nll_per_byte(texts) if judge is not None else [None] * len(texts)
-    out = []
-    for i, (text, lang) in enumerate(zip(texts, langs)):
-        prompt = prompts[i] if prompts is not None else _get(records[i], "prompt")
-        limit = judge.limit(lang) if judge is not None else None
-        out.append(judge_answer(text, prompt, th=th, nll_per_byte=nlls[i], nll_limit=limit,
-                                fluency=judge is not None))
-    return out
+    prompt_of = [prompts[i] if prompts is not None else _get(r, "prompt") for i, r in enumerate(records)]
+    cheap = [judge_answer(t, p, th=th) for t, p in zip(texts, prompt_of)]
+    if judge is None:
+        return cheap
+    # the judge model only reads answers the cheap signals pass (the costly part; a failed one stays invalid)
+    todo = [i for i, v in enumerate(cheap) if v.valid is not False and judge.limit(langs[i]) is not None]
+    nlls = dict(zip(todo, judge.nll_per_byte([texts[i] for i in todo]))) if todo else {}
+    return [judge_answer(texts[i], prompt_of[i], th=th, nll_per_byte=nlls.get(i), nll_limit=judge.limit(langs[i]),
+                         fluency=True) if cheap[i].valid is not False else cheap[i] for i in range(len(texts))]
