@@ -14,8 +14,8 @@ Thresholds live in `Thresholds` (values chosen on the LCB outputs and the dev se
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 
 from ..score.degeneracy import DEFAULT_MIN_BYTES, DEFAULT_RATIO, is_repetitive
@@ -42,9 +42,12 @@ class Thresholds:
 DEFAULT_THRESHOLDS = Thresholds()
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \w is str.isalnum() plus "_", so this keeps letters and digits only
+
+
 def normalise(text: str) -> str:
     """NFKC, case-folded, only letters and digits (spaces and punctuation removed)."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def char_ngrams(norm: str, n: int) -> list[str]:
@@ -60,31 +63,23 @@ def char_ngrams(norm: str, n: int) -> list[str]:
 class EchoStats:
     share: float  #: share of the answer's characters inside a stretch copied from the prompt
     copies: float  #: characters in long copied stretches / prompt length: ~1 restates it once, ~2 twice
-    prompt_cov: float = 0.0  #: share of the prompt's characters that the answer reproduces
+    prompt_cov: float | None = 0.0  #: share of the prompt's characters the answer reproduces (None: not needed)
 
 
-def copied_mask(answer_norm: str, prompt_norm: str, n: int) -> list[bool]:
-    """Per character of `answer_norm`: True when it lies in an n-gram that also occurs in `prompt_norm`."""
+def copied_runs(answer_norm: str, prompt_norm: str, n: int) -> list[int]:
+    """Lengths of the maximal stretches of `answer_norm` covered by n-grams that also occur in `prompt_norm`."""
     grams = set(char_ngrams(prompt_norm, n)) if len(prompt_norm) >= n else set()
-    mask = [False] * len(answer_norm)
+    runs, start, end = [], -1, -1  # current stretch [start, end)
     for i in range(len(answer_norm) - n + 1):
         if answer_norm[i : i + n] in grams:
-            mask[i : i + n] = [True] * n
-    return mask
-
-
-def _runs(mask: list[bool]) -> list[int]:
-    """Lengths of the maximal runs of True in `mask`."""
-    out, cur = [], 0
-    for m in mask:
-        if m:
-            cur += 1
-        elif cur:
-            out.append(cur)
-            cur = 0
-    if cur:
-        out.append(cur)
-    return out
+            if i > end:
+                if end > start:
+                    runs.append(end - start)
+                start = i
+            end = i + n
+    if end > start:
+        runs.append(end - start)
+    return runs
 
 
 def echo_stats(answer: str, prompt: str, n: int = DEFAULT_THRESHOLDS.echo_ngram,
@@ -95,13 +90,21 @@ def echo_stats(answer: str, prompt: str, n: int = DEFAULT_THRESHOLDS.echo_ngram,
     `share` counts every copied character; `copies` only stretches of at least `long_run` x the prompt's
     length (a restated prompt, not shared topic words), divided by the prompt's length. For a prompt shorter
     than 2n the stretch length drops to half the prompt (at least 3)."""
-    a, p = normalise(answer), normalise(prompt)
+    return echo_stats_normalised(normalise(answer), normalise(prompt), n, long_run)
+
+
+def echo_stats_normalised(a: str, p: str, n: int = DEFAULT_THRESHOLDS.echo_ngram,
+                          long_run: float = DEFAULT_THRESHOLDS.echo_long_run, cov_from: float = 0.0) -> EchoStats:
+    """`echo_stats` of already normalised answer `a` and prompt `p`. `prompt_cov` (a pass over the whole
+    prompt, the costly part for long prompts) is computed only when `share` >= `cov_from`, else None."""
     n = min(n, max(3, len(p) // 2))
     if not a or len(p) < n:
         return EchoStats(0.0, 0.0)
-    mask = copied_mask(a, p, n)
-    long_copied = sum(r for r in _runs(mask) if r >= long_run * len(p))
-    return EchoStats(sum(mask) / len(a), long_copied / len(p), sum(copied_mask(p, a, n)) / len(p))
+    runs = copied_runs(a, p, n)
+    long_copied = sum(r for r in runs if r >= long_run * len(p))
+    share = sum(runs) / len(a)
+    cov = sum(copied_runs(p, a, n)) / len(p) if share >= cov_from else None
+    return EchoStats(share, long_copied / len(p), cov)
 
 
 def is_echo(answer: str, prompt: str | None, th: Thresholds = DEFAULT_THRESHOLDS) -> bool | None:
@@ -114,15 +117,16 @@ def is_echo(answer: str, prompt: str | None, th: Thresholds = DEFAULT_THRESHOLDS
 def echo_rule(s: EchoStats, th: Thresholds = DEFAULT_THRESHOLDS) -> bool:
     """Echo: mostly prompt *and* reproducing much of it (quoting a long passage is not an echo), or the
     prompt restated about twice."""
-    return (s.share >= th.echo_share and s.prompt_cov >= th.echo_prompt_cov) or s.copies >= th.echo_copies
+    return (s.share >= th.echo_share and s.prompt_cov is not None and s.prompt_cov >= th.echo_prompt_cov) \
+        or s.copies >= th.echo_copies
 
 
-def repeat_share(answer: str, n: int = DEFAULT_THRESHOLDS.ngram) -> float:
+def repeat_share(answer: str, n: int = DEFAULT_THRESHOLDS.ngram, *, normalised: bool = False) -> float:
     """Share of the answer's character n-grams that repeat an earlier one (0 for an empty answer)."""
-    grams = char_ngrams(normalise(answer), n)
+    grams = char_ngrams(answer if normalised else normalise(answer), n)
     if not grams:
         return 0.0
-    return 1 - len(Counter(grams)) / len(grams)
+    return 1 - len(set(grams)) / len(grams)
 
 
 def content_chars(answer: str) -> int:
@@ -130,14 +134,15 @@ def content_chars(answer: str) -> int:
     return len(normalise(answer))
 
 
-def degenerate_reasons(answer: str, th: Thresholds = DEFAULT_THRESHOLDS) -> list[str]:
-    """Reasons `answer` is degenerate: "empty", "repetitive" (zlib), "repeated_ngrams"; [] when none."""
-    norm = normalise(answer)
+def degenerate_reasons(answer: str, th: Thresholds = DEFAULT_THRESHOLDS, norm: str | None = None) -> list[str]:
+    """Reasons `answer` is degenerate: "empty", "repetitive" (zlib), "repeated_ngrams"; [] when none.
+    `norm` is `normalise(answer)` when the caller has it already."""
+    norm = normalise(answer) if norm is None else norm
     if len(norm) < th.min_chars:
         return ["empty"]
     out = []
     if is_repetitive(answer, th.zlib_ratio, th.zlib_min_bytes):
         out.append("repetitive")
-    if len(norm) >= th.repeat_min_chars and repeat_share(answer, th.ngram) >= th.repeat_share:
+    if len(norm) >= th.repeat_min_chars and repeat_share(norm, th.ngram, normalised=True) >= th.repeat_share:
         out.append("repeated_ngrams")
     return out

@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .signals import DEFAULT_THRESHOLDS, Thresholds, degenerate_reasons, echo_rule, echo_stats, normalise
+from .signals import (
+    DEFAULT_THRESHOLDS,
+    Thresholds,
+    degenerate_reasons,
+    echo_rule,
+    echo_stats_normalised,
+    normalise,
+)
 
 #: Reasons an answer can be invalid, in the order they are reported.
 REASONS = ("empty", "repetitive", "repeated_ngrams", "echo", "disfluent")
@@ -40,13 +47,16 @@ def judge_answer(answer: str, prompt: str | None = None, *, th: Thresholds = DEF
                  fluency: bool = False) -> Verdict:
     """Verdict for one answer. `fluency=True` asks for the fluency signal: judged when both `nll_per_byte`
     and the language's `nll_limit` are known, else listed as not judged."""
-    reasons = list(degenerate_reasons(answer, th))
+    a = normalise(answer)
+    p = normalise(prompt) if prompt is not None else ""
+    reasons = degenerate_reasons(answer, th, norm=a)
     not_judged: list[str] = []
     scores: dict = {}
-    if prompt is not None and len(normalise(prompt)) >= th.echo_min_prompt:
-        e = echo_stats(answer, prompt, th.echo_ngram, th.echo_long_run)
-        scores.update(echo_share=round(e.share, 4), echo_copies=round(e.copies, 4),
-                      echo_prompt_cov=round(e.prompt_cov, 4))
+    if prompt is not None and len(p) >= th.echo_min_prompt:
+        e = echo_stats_normalised(a, p, th.echo_ngram, th.echo_long_run, cov_from=th.echo_share)
+        scores.update(echo_share=round(e.share, 4), echo_copies=round(e.copies, 4))
+        if e.prompt_cov is not None:
+            scores["echo_prompt_cov"] = round(e.prompt_cov, 4)
         if "empty" not in reasons and echo_rule(e, th):
             reasons.append("echo")
     else:
