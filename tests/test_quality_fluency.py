@@ -8,7 +8,7 @@ import math
 import pytest
 
 from langlock.cli.main import main
-from langlock.quality.fluency import FluencyJudge, calibrate, load_calibration, quantile
+from langlock.quality.fluency import FluencyJudge, calibrate, choose_limit, load_calibration, quantile
 
 from tiny_models import make_model_dir
 
@@ -62,6 +62,18 @@ def test_quantile_and_calibrate():
         quantile([], 0.5)
     cal = calibrate({"ko": [1.0, 2.0, 3.0], "ja": []}, q=1.0, margin=0.5)
     assert cal == {"ko": {"n": 3, "median": 2.0, "limit": 3.5}}
+
+
+def test_choose_limit_weighs_the_targets():
+    genuine = [0.5, 0.6, 0.7, 0.8, 2.0]  # one outlier
+    bad = [1.5, 1.6, 1.7, 1.8, 1.9]
+    # rejecting the outlier beats accepting all salad; the limit sits in the middle of the gap 0.8 .. 1.5
+    assert choose_limit(genuine, bad) == pytest.approx(1.15)
+    assert choose_limit([0.5, 0.6], [0.55, 3.0], w_genuine=100, w_bad=1) == pytest.approx(1.8)  # genuine first
+    assert choose_limit([1.0], [2.0]) == 1.5
+    assert choose_limit([1.0, 3.0], [2.0], w_genuine=1, w_bad=100) == 1.5  # salad errors cost more
+    with pytest.raises(ValueError):
+        choose_limit([], [1.0])
 
 
 def test_shipped_calibration_covers_the_six_languages():

@@ -4,8 +4,9 @@ Word salad and syllable noise keep the right script, so the cheap signals pass t
 them improbable. `FluencyJudge` scores each answer alone (BOS + the answer's first `max_tokens` tokens) and
 divides the summed NLL (nats) by the UTF-8 bytes scored, so scripts and tokenizers compare on one scale
 within a language. The limit per language comes from a calibration on genuine text of that language
-(`calibrate`: a quantile of the genuine NLLs plus a margin), computed once per judge model and shipped as
-JSON (src/langlock/data/quality_calibration.json for the default judge, built by
+(`calibrate`: a quantile of the genuine NLLs plus a margin; or `choose_limit`: the limit that best separates
+genuine text from word salad made of other genuine text, weighted by the targets), computed once per judge
+model and shipped as JSON (src/langlock/data/quality_calibration.json for the default judge, built by
 scripts/calibrate_fluency.py). torch and transformers are imported only when a judge is loaded.
 """
 
@@ -37,6 +38,25 @@ def calibrate(nlls_by_lang: Mapping[str, Sequence[float]], q: float, margin: flo
     """Per language: n, median and limit = quantile `q` of the genuine NLLs + `margin` (nats/byte)."""
     return {lang: {"n": len(v), "median": round(quantile(v, 0.5), 4),
                    "limit": round(quantile(v, q) + margin, 4)} for lang, v in sorted(nlls_by_lang.items()) if v}
+
+
+def choose_limit(genuine: Sequence[float], bad: Sequence[float], w_genuine: float = 1 / 0.05,
+                 w_bad: float = 1 / 0.15) -> float:
+    """The NLL limit (fluent when <= limit) minimising w_genuine x share of `genuine` rejected + w_bad x share
+    of `bad` accepted — the weights are the inverse targets (5 % genuine rejected, 15 % word salad accepted),
+    so either error costs the same at its target. Ties go to the highest limit (kinder to genuine text), and
+    the limit sits midway to the next observed value, the middle of the gap the data leaves."""
+    if not genuine or not bad:
+        raise ValueError("choose_limit needs genuine and bad values")
+    cands = sorted(set(genuine) | set(bad))
+    best, best_cost = 0, math.inf
+    for k, cand in enumerate(cands):
+        cost = (w_genuine * sum(v > cand for v in genuine) / len(genuine)
+                + w_bad * sum(v <= cand for v in bad) / len(bad))
+        if cost <= best_cost:
+            best, best_cost = k, cost
+    nxt = cands[best + 1] if best + 1 < len(cands) else cands[best]
+    return float((cands[best] + nxt) / 2)
 
 
 def load_calibration(path: str | Path | None = None) -> dict:

@@ -29,8 +29,8 @@ class Thresholds:
     ngram: int = 4  #: character n-gram length of the repetition signal (on normalised text)
     echo_share: float = 0.70  #: echo when at least this share of the answer's n-grams occur in the prompt
     echo_copies: float = 1.8  #: echo when copied stretches (each >= echo_long_run prompts) sum to this
-    echo_prompt_cov: float = 0.5  #: ... and reproduces at least this share of the prompt
-    echo_long_run: float = 0.5  #: a stretch this share of the prompt's length counts as a restatement
+    echo_prompt_cov: float = 0.7  #: ... and reproduces at least this share of the prompt
+    echo_long_run: float = 0.8  #: a stretch this share of the prompt's length counts as a restatement
     echo_min_prompt: int = 4  #: prompts shorter than this (normalised chars) are too short to judge echo
     repeat_share: float = 0.5  #: loop when at least this share of the answer's n-grams are repeats
     repeat_min_chars: int = 12  #: answers shorter than this (normalised chars) are not judged for repeats
