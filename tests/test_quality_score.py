@@ -40,12 +40,27 @@ def test_percentile_interval_covers_the_mean_of_a_binomial():
 
 
 def test_rates_vr_cpr_scalars_and_arrays():
-    c = {"judged": 4, "line_errors": 1, "word_errors": 0, "line_acc_sum": 3.0, "valid_n": 4, "valid": 2, "clean": 1}
+    c = {"judged": 4, "line_errors": 1, "word_errors": 0, "line_acc_sum": 3.0, "valid_n": 4, "valid": 2, "cpr_n": 4,
+         "clean": 1}
     r = rates("lcb", "ko", c, quality=True)
     assert r["lpr"] == 0.75 and r["vr"] == 0.5 and r["cpr"] == 0.25
     arr = rates("lcb", "ko", {k: np.array([v, 0.0]) for k, v in c.items()}, quality=True)
     assert arr["vr"][0] == 0.5 and np.isnan(arr["vr"][1]) and arr["lpr"][1] == 1.0
     assert rates("lcb", "ko", {**c, "valid_n": 0}, quality=True)["vr"] is None
+
+
+def test_cpr_equals_lpr_when_all_valid_and_counts_empty_answers(tmp_path):
+    rows = _rows() + [{**_rows()[0], "completion": "", "id": "e"}, {**_rows()[0], "completion": "123", "id": "f"}]
+    recs = read_records([_records(tmp_path, rows)])
+    all_valid = score_records(recs, "lcb", verdicts=[Verdict(True)] * len(recs), n_boot=0).groups()[0]
+    assert all_valid.n_skipped >= 1 and all_valid.metrics["cpr"] == pytest.approx(all_valid.metrics["lpr"])
+    # the same skipped answers judged invalid count as failures
+    vs = [Verdict(True)] * 4 + [Verdict(False, ("empty",))] * 2
+    g = score_records(recs, "lcb", verdicts=vs, n_boot=0).groups()[0]
+    judged = 6 - g.n_skipped
+    assert g.metrics["cpr"] == pytest.approx((judged - 1) / (judged + 2))  # 1 line error; 2 invalid skipped
+    t = score_records(recs, "tlpo", verdicts=[Verdict(True)] * len(recs), n_boot=0).groups()[0]
+    assert t.metrics["cpr"] == pytest.approx(t.metrics["rpr"])
 
 
 def _records(tmp_path, rows):

@@ -13,8 +13,9 @@ the sources holding that language, and (all, all) the mean of the per-language a
 weighs the same. Metrics that do not apply (None) are left out of averages.
 
 With answer verdicts (`langlock.quality`): VR = valid answers / answers with a verdict; CPR (clean pass
-rate) = answers that are valid *and* do not fail the language check (lcb: no line error, so CPR = LPR when
-every answer is valid; tlpo: no failing response) / answers with a verdict. Every rate carries a 95 %
+rate) = answers that are valid *and* pass the language check (lcb: no line error; tlpo: no failing response)
+/ answers the pass rate counts plus invalid answers it skips (an empty answer counts as a failure), so
+CPR = LPR (RPR) when every answer is valid; like LPR, a group with nothing counted has CPR 100 %. Every rate carries a 95 %
 bootstrap interval over prompts (`ResultRow.ci`, see `intervals`): the answers of each group are resampled
 and the same formulas and averages are applied to every replicate.
 """
@@ -42,7 +43,7 @@ HEADLINE = {"lcb": ("lpr", "wpr"), "tlpo": ("rpr", "wpr")}
 QUALITY_METRICS = ("vr", "cpr")
 #: Per-answer counts kept for the bootstrap, in column order.
 COUNT_COLUMNS = ("judged", "line_errors", "word_errors", "line_acc_sum", "resp_pass", "resp_fail", "line_pass",
-                 "line_fail", "word_pass", "word_fail", "valid_n", "valid", "clean")
+                 "line_fail", "word_pass", "word_fail", "valid_n", "valid", "cpr_n", "clean")
 
 
 def harmonic_mean(a, b):
@@ -79,7 +80,8 @@ def rates(profile: str, language: str, c: dict, quality: bool = False) -> dict:
                "line_pr": rate(c["line_pass"], c["line_fail"])}
     if quality:
         out["vr"] = _ratio(c["valid"], c["valid_n"], None)
-        out["cpr"] = _ratio(c["clean"], c["valid_n"], None)
+        no_verdicts = not isinstance(c["valid_n"], np.ndarray) and c["valid_n"] == 0
+        out["cpr"] = None if no_verdicts else _ratio(c["clean"], c["cpr_n"], 1.0)
     return out
 
 
@@ -105,6 +107,7 @@ class GroupStats:
     word_fail: int = 0
     valid_n: int = 0
     valid: int = 0
+    cpr_n: int = 0
     clean: int = 0
     #: per-answer count rows (COUNT_COLUMNS) for the bootstrap; empty for stats built from totals
     rows: list = field(default_factory=list, repr=False)
@@ -119,14 +122,20 @@ class GroupStats:
         judged = not det.skipped
         line_err = judged and det.line_error
         lang_fail = line_err if profile == "lcb" else c.resp_fail > 0
+        lang_judged = judged if profile == "lcb" else c.resp_pass + c.resp_fail > 0
+        # CPR counts what the pass rate counts, plus every invalid answer (an empty answer is skipped by the
+        # language check but must not vanish from the clean rate): CPR = LPR (RPR) when all are valid.
+        in_cpr = valid is not None and (lang_judged or not valid)
+        clean = bool(in_cpr and valid and not lang_fail)
         if valid is not None:
             self.valid_n += 1
             self.valid += bool(valid)
-            self.clean += bool(valid) and not lang_fail
+            self.cpr_n += in_cpr
+            self.clean += clean
         self.rows.append((float(judged), float(line_err), float(judged and not det.line_error and det.word_error),
                           det.line_acc if judged else 0.0, c.resp_pass, c.resp_fail, c.line_pass, c.line_fail,
-                          c.word_pass, c.word_fail, float(valid is not None), float(bool(valid)),
-                          float(bool(valid) and not lang_fail)))
+                          c.word_pass, c.word_fail, float(valid is not None), float(bool(valid)), float(in_cpr),
+                          float(clean)))
         self.resp_pass += c.resp_pass
         self.resp_fail += c.resp_fail
         self.line_pass += c.line_pass
