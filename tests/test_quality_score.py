@@ -112,7 +112,8 @@ def test_cli_quality_cheap_tsv_and_samples(tmp_path, capsys):
     assert [s["valid"] for s in samples] == [True, False, True, False]
     assert samples[1]["invalid_reasons"] == ["echo"] and "repeated_ngrams" in samples[3]["invalid_reasons"]
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert results["rows"][0]["ci95"]["vr"] is not None
+    assert len(results["ci95"]) == len(results["rows"]) and results["ci95"][0]["vr"] is not None
+    assert all(not isinstance(v, dict) for row in results["rows"] for v in row.values())  # rows stay scalar
     settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
     assert settings["quality"] == "cheap" and settings["bootstrap"] == 1000
 

@@ -2,7 +2,7 @@
 
 samples.jsonl keeps every input field of a record (also ones langlock does not use) and adds the detection
 and, when answers were judged, `valid` (true/false/null), `invalid_reasons`, `not_judged`, `quality_scores`.
-results.json gives every rate's 95 % bootstrap interval under `ci95`.
+results.json gives every rate's 95 % bootstrap interval in `ci95`, a list parallel to `rows`.
 
 The files are first written into a temporary directory and moved into `out_dir` together, so a failure
 leaves no partial result set behind.
@@ -48,10 +48,13 @@ def report_to_dict(report: ScoreReport, settings: dict) -> dict:
                 "n_skipped": r.n_skipped,
                 "applicable": r.applicable,
                 **r.metrics,
-                "ci95": {k: (None if v is None else [round(v[0], 6), round(v[1], 6)]) for k, v in r.ci.items()},
             }
             for r in report.rows
         ],
+        # one entry per row, same order: metric -> [low, high] of its 95 % bootstrap interval (rows keep only
+        # scalar metrics, which readers such as the HTML report take column by column)
+        "ci95": [{k: (None if v is None else [round(v[0], 6), round(v[1], 6)]) for k, v in r.ci.items()}
+                 for r in report.rows],
     }
 
 
