@@ -7,7 +7,9 @@ Every rate in the table comes with its 95 % bootstrap interval over prompts.
 
 `--quality` also judges whether each answer is an answer (docs/quality.md): echo of the prompt, loops and
 near-empty text, and fluency under a judge model (default gemma3-270m; `--judge-model` takes any causal LM
-with its `--judge-calibration`). `--quality cheap` runs only the model-free signals (no judge model, fast).
+with its `--judge-calibration`; or `--judge-backend openai --judge-url URL --judge-model NAME`: an LLM behind
+an OpenAI-compatible server, prompt in langlock.quality.llm_judge, verdicts cached per answer).
+`--quality cheap` runs only the model-free signals (no judge model, fast).
 It adds VR (valid answers) and CPR (clean pass rate: passes the language check and valid); `--format tsv`
 then prints `vr cpr` after the official columns, and samples.jsonl gets `valid` and `invalid_reasons`.
 The benchmark's CSV has no prompt: it is joined by `id` from the LCB `test_sets` folder next to `outputs/`
@@ -64,8 +66,16 @@ def register(sub) -> None:
     q.add_argument("--quality", nargs="?", const="full", choices=("full", "cheap"),
                    help="judge answer validity and add VR and CPR: every signal incl. the judge model "
                         "(`--quality` / `--quality full`), or only the cheap model-free ones (`--quality cheap`)")
-    q.add_argument("--judge-model", default="gemma3-270m", metavar="M",
-                   help="fluency judge: a model directory, .gguf file or short name (default gemma3-270m)")
+    q.add_argument("--judge-model", metavar="M",
+                   help="fluency judge: a model directory, .gguf file or short name (default gemma3-270m); "
+                        "with --judge-backend openai: the server's model name")
+    q.add_argument("--judge-backend", choices=("model", "openai"), default="model",
+                   help="model: per-byte NLL under the judge model (default); openai: ask an LLM behind an "
+                        "OpenAI-compatible server (--judge-url), verdicts cached per answer")
+    q.add_argument("--judge-url", metavar="URL", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
+                   "(API key from $OPENAI_API_KEY)")
+    q.add_argument("--judge-cache", metavar="JSON",
+                   help="LLM verdict cache (default: ~/.cache/langlock/judge/<url+model>.json)")
     q.add_argument("--judge-calibration", metavar="JSON",
                    help="per-language NLL limits for a judge model other than the default "
                         "(scripts/calibrate_fluency.py)")
@@ -92,7 +102,8 @@ def run(args) -> int:
         from ..quality.run import quality_verdicts
 
         verdicts, qinfo = quality_verdicts(records, args.files, args.quality, args.judge_model,
-                                           args.judge_calibration, args.test_sets)
+                                           args.judge_calibration, args.test_sets, args.judge_backend,
+                                           args.judge_url, args.judge_cache)
         if qinfo["echo_not_judged"]:
             print(f"langlock score: warning: echo not judged for {qinfo['echo_not_judged']} answer(s) without "
                   "a prompt (pass --test-sets DIR to join the benchmark's prompts by id)", file=sys.stderr)

@@ -77,20 +77,36 @@ def _get(obj, name):
 
 
 def judge_records(records: Sequence, prompts: Sequence[str | None] | None = None, judge=None,
-                  th: Thresholds = DEFAULT_THRESHOLDS) -> list[Verdict]:
+                  th: Thresholds = DEFAULT_THRESHOLDS, llm=None) -> list[Verdict]:
     """Verdicts for `records` in order. `prompts` (same length) overrides each record's own `prompt`;
     `judge` (a `FluencyJudge`) adds the fluency signal, None runs only the cheap signals; the judge model
-    reads only answers that the cheap signals pass and whose language it has a limit for."""
+    reads only answers that the cheap signals pass and whose language it has a limit for. `llm` (an
+    `LLMJudge`) asks a chat model about every answer the other signals pass."""
     if prompts is not None and len(prompts) != len(records):
         raise ValueError(f"{len(prompts)} prompts for {len(records)} records")
     texts = [_get(r, "completion") or "" for r in records]
     langs = [_get(r, "language") for r in records]
     prompt_of = [prompts[i] if prompts is not None else _get(r, "prompt") for i, r in enumerate(records)]
-    cheap = [judge_answer(t, p, th=th) for t, p in zip(texts, prompt_of)]
-    if judge is None:
-        return cheap
-    # the judge model only reads answers the cheap signals pass (the costly part; a failed one stays invalid)
-    todo = [i for i, v in enumerate(cheap) if v.valid is not False and judge.limit(langs[i]) is not None]
-    nlls = dict(zip(todo, judge.nll_per_byte([texts[i] for i in todo]))) if todo else {}
-    return [judge_answer(texts[i], prompt_of[i], th=th, nll_per_byte=nlls.get(i), nll_limit=judge.limit(langs[i]),
-                         fluency=True) if cheap[i].valid is not False else cheap[i] for i in range(len(texts))]
+    out = [judge_answer(t, p, th=th) for t, p in zip(texts, prompt_of)]
+    if judge is not None:
+        # the judge model only reads answers the cheap signals pass (the costly part; a failed one stays invalid)
+        todo = [i for i, v in enumerate(out) if v.valid is not False and judge.limit(langs[i]) is not None]
+        nlls = dict(zip(todo, judge.nll_per_byte([texts[i] for i in todo]))) if todo else {}
+        out = [judge_answer(texts[i], prompt_of[i], th=th, nll_per_byte=nlls.get(i), nll_limit=judge.limit(langs[i]),
+                            fluency=True) if out[i].valid is not False else out[i] for i in range(len(texts))]
+    if llm is not None:
+        todo = [i for i, v in enumerate(out) if v.valid is not False]
+        asked = dict(zip(todo, llm.verdicts([texts[i] for i in todo], [prompt_of[i] for i in todo],
+                                            [langs[i] for i in todo]))) if todo else {}
+        out = [Verdict(*_with_llm(out[i], asked[i])) if i in asked else out[i] for i in range(len(texts))]
+    return out
+
+
+def _with_llm(v: Verdict, answer: tuple[bool, str] | None) -> tuple:
+    """`v` (valid so far) extended with an LLM judge's verdict; its failure reason reads `llm:<reason>`."""
+    if answer is None:
+        return v.valid, v.invalid_reasons, (*v.not_judged, "llm"), v.scores
+    scores = {**v.scores, "llm_reason": answer[1]}
+    if answer[0]:
+        return v.valid, v.invalid_reasons, v.not_judged, scores
+    return False, (*v.invalid_reasons, f"llm:{answer[1]}"), v.not_judged, scores
