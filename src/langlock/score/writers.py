@@ -1,5 +1,9 @@
 """Writing a scored run: results.json, metrics.csv, samples.jsonl and settings.json, all atomically.
 
+samples.jsonl keeps every input field of a record (also ones langlock does not use) and adds the detection
+and, when answers were judged, `valid` (true/false/null), `invalid_reasons`, `not_judged`, `quality_scores`.
+results.json gives every rate's 95 % bootstrap interval in `ci95`, a list parallel to `rows`.
+
 The files are first written into a temporary directory and moved into `out_dir` together, so a failure
 leaves no partial result set behind.
 """
@@ -47,6 +51,10 @@ def report_to_dict(report: ScoreReport, settings: dict) -> dict:
             }
             for r in report.rows
         ],
+        # one entry per row, same order: metric -> [low, high] of its 95 % bootstrap interval (rows keep only
+        # scalar metrics, which readers such as the HTML report take column by column)
+        "ci95": [{k: (None if v is None else [round(v[0], 6), round(v[1], 6)]) for k, v in r.ci.items()}
+                 for r in report.rows],
     }
 
 
@@ -65,9 +73,12 @@ def write_outputs(report: ScoreReport, out_dir: str | Path, settings: dict) -> P
                     w.writerow([report.profile, r.level, r.task, r.model, r.source, r.language, name,
                                 "" if value is None else f"{value:.6f}", r.n])
         with open(tmp / "samples.jsonl", "w", encoding="utf-8") as fh:
-            for rec, det in report.samples:
-                row = rec.to_dict()
+            verdicts = report.verdicts or [None] * len(report.samples)
+            for (rec, det), verdict in zip(report.samples, verdicts):
+                row = {**(rec.extra or {}), **rec.to_dict()}
                 row["detection"] = None if det is None else det.to_dict()
+                if verdict is not None:
+                    row.update(verdict.to_dict())
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         (tmp / "settings.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2) + "\n",
                                            encoding="utf-8")
