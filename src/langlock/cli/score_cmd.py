@@ -47,7 +47,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output-dir", metavar="DIR", help="write results.json, metrics.csv, samples.jsonl")
     p.add_argument("--model-name", help="model name for lm-eval samples files (default: their folder name)")
     p.add_argument("--max-chars", type=int, default=1_000_000, help="refuse completions longer than this")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output_dir")
 
 
 def run(args) -> int:
