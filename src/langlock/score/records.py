@@ -3,6 +3,11 @@
 Every reader returns `Record`s and raises `InputError` with one clear line (file and row) on bad input:
 malformed rows, missing columns, unknown language codes, invalid UTF-8, empty files, directories, and
 completions above a size limit (default 1,000,000 characters).
+
+A JSONL record needs only `language` and `completion` (and may carry `prompt` and `id`); the grouping keys
+it lacks take documented defaults (`JSONL_DEFAULTS`): task `monolingual` (the completion is judged against
+its own `language`, as the benchmark's monolingual task), model the `--model-name` given or else the file's
+stem, source `custom`. The CSV keeps the benchmark's required header.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from ..errors import InputError
 from ..languages import LANGUAGE_NAMES
 
 REQUIRED_FIELDS = ("task", "model", "source", "language", "completion")
+#: What a JSONL record must have; the other REQUIRED_FIELDS default as below (model: --model-name or file stem).
+JSONL_REQUIRED = ("language", "completion")
+JSONL_DEFAULTS = {"task": "monolingual", "source": "custom"}
 #: A completion longer than this is refused (a 10 MB "completion" is a broken file, not a model answer).
 DEFAULT_MAX_CHARS = 1_000_000
 _LM_EVAL_NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.jsonl$")
@@ -158,16 +166,17 @@ def read_jsonl(path: Path, max_chars: int = DEFAULT_MAX_CHARS, model: str | None
                 prompt=doc.get("prompt"),
             )
         else:
-            missing = [f for f in REQUIRED_FIELDS if f not in obj and not (f == "model" and model)]
+            missing = [f for f in JSONL_REQUIRED if f not in obj]
             if missing:
                 raise InputError(f"{where}: missing field(s) {', '.join(missing)}")
-            bad = [f for f in REQUIRED_FIELDS if f in obj and not isinstance(obj[f], str)]
+            bad = [f for f in (*REQUIRED_FIELDS, "prompt") if obj.get(f) is not None and not isinstance(obj[f], str)]
+            bad += [f for f in JSONL_REQUIRED if obj[f] is None]
             if bad:
                 raise InputError(f"{where}: field(s) {', '.join(bad)} must be strings")
             rec = Record(
-                task=obj["task"],
-                model=obj.get("model", model),
-                source=obj["source"],
+                task=obj.get("task") or JSONL_DEFAULTS["task"],
+                model=obj.get("model") or model or path.stem,
+                source=obj.get("source") or JSONL_DEFAULTS["source"],
                 language=obj["language"],
                 completion=obj["completion"],
                 id=None if obj.get("id") is None else str(obj["id"]),
