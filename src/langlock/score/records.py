@@ -13,6 +13,7 @@ stem, source `custom`. The CSV keeps the benchmark's required header.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import sys
@@ -82,7 +83,7 @@ def _check_record(rec: Record, where: str, max_chars: int) -> Record:
 def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> list[Record]:
     text = _read_text(path)
     csv.field_size_limit(sys.maxsize)
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # csv's own line ends, not splitlines'
     try:
         header = next(reader)
     except (csv.Error, StopIteration) as err:
@@ -120,13 +121,15 @@ def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> list[Record]:
 
 def _iter_jsonl(path: Path):
     text = _read_text(path)
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON strings may hold U+2028, \x85
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{n}: malformed JSON: {err.msg}") from None
+        except RecursionError:
+            raise InputError(f"{path}:{n}: malformed JSON: nested too deeply") from None
         if not isinstance(obj, dict):
             raise InputError(f"{path}:{n}: expected a JSON object per line")
         yield n, obj
@@ -148,10 +151,10 @@ def read_jsonl(path: Path, max_chars: int = DEFAULT_MAX_CHARS, model: str | None
         if "resps" in obj and "doc" in obj:  # lm-eval samples
             doc = obj["doc"] if isinstance(obj["doc"], dict) else {}
             resps = obj.get("resps")
-            try:
-                completion = resps[0][0] if isinstance(resps[0], list) else resps[0]
-            except (TypeError, IndexError):
-                raise InputError(f"{where}: lm-eval sample without a response in 'resps'") from None
+            first = resps[0] if isinstance(resps, list) and resps else None
+            completion = first[0] if isinstance(first, list) and first else first
+            if not isinstance(completion, str):
+                raise InputError(f"{where}: lm-eval sample without a response in 'resps'")
             task = m.group("task") if m else str(obj.get("task", "lm_eval"))
             language = doc.get("language")
             if language is None:
@@ -161,9 +164,9 @@ def read_jsonl(path: Path, max_chars: int = DEFAULT_MAX_CHARS, model: str | None
                 model=model or path.parent.name or "model",
                 source=str(doc.get("source", task)),
                 language=str(language),
-                completion=str(completion),
+                completion=completion,
                 id=str(obj.get("doc_id")) if obj.get("doc_id") is not None else None,
-                prompt=doc.get("prompt"),
+                prompt=doc["prompt"] if isinstance(doc.get("prompt"), str) else None,
             )
         else:
             missing = [f for f in JSONL_REQUIRED if f not in obj]
