@@ -180,6 +180,13 @@ def run_lock(target: str | os.PathLike | None, command: str | None = None) -> It
         lock.release()
 
 
+def held_here(path: str | os.PathLike) -> bool:
+    """Whether this process holds the lock of `path` or of a folder above it (so no other writer is live)."""
+    p = Path(os.path.abspath(os.fspath(path)))
+    with _REGISTRY_LOCK:
+        return any(p == lock.target or lock.target in p.parents for lock in _HELD.values())
+
+
 def resolve_run_dir(args, spec) -> str | None:
     """Where a parsed command writes, from its ``run_dir`` default.
 

@@ -141,7 +141,7 @@ def run(args) -> int:
     from ..io_utils import write_text_atomic
     from ..merge.config import load_config_file, resolve
     from ..merge.execute import print_plan, run_plan
-    from ..merge.io import check_output_dir
+    from ..merge.io import check_output_dir, finished_merge
     from ..merge.mergekit_export import to_mergekit_yaml
 
     cfg = resolve(m, load_config_file(args.config) if args.config else None, _cli_values(args))
@@ -149,6 +149,9 @@ def run(args) -> int:
     if out is None and not (args.dry_run or args.emit_mergekit):
         raise UsageError("missing OUT (the output directory), or use --dry-run / --emit-mergekit")
     if out is not None and not args.dry_run and not args.emit_mergekit:
+        if not args.overwrite and finished_merge(out, cfg):
+            print(f"{out} already holds this merge (same settings); nothing to do")
+            return 0
         check_output_dir(out, args.overwrite)  # fail before reading anything
     plan = build_plan(cfg)
     if args.dry_run:
