@@ -55,15 +55,19 @@ def complete_lines(path: Path | None) -> int:
     return path.read_bytes().count(b"\n")
 
 
-def kill_at(argv: list[str], cwd: Path, point: KillPoint, watch: Path | None, timeout: float = 600) -> bool:
-    """Start the command, SIGKILL it at `point`; True if it was killed (False: it had already finished)."""
+def kill_at(argv: list[str], cwd: Path, point: KillPoint, watch: Path | None, timeout: float = 600,
+            progress=None) -> bool:
+    """Start the command, SIGKILL it at `point`; True if it was killed (False: it had already finished).
+
+    Progress is the watched log's complete lines, or `progress()` when given (e.g. finished checkpoints)."""
+    progress = progress or (lambda: complete_lines(watch))
     proc = subprocess.Popen([sys.executable, "-m", "langlock", *argv], env=ENV, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
     while proc.poll() is None and time.time() - t0 < timeout:
         if point.kind == "time" and time.time() - t0 >= point.value:
             break
-        if point.kind == "lines" and complete_lines(watch) >= point.value:
+        if point.kind == "lines" and progress() >= point.value:
             break
         time.sleep(0.005)
     killed = proc.poll() is None

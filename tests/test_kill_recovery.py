@@ -1,6 +1,7 @@
-"""Kill-anywhere recovery: SIGKILL `bench`, `data sample`, `score -o` and `merge layer-swap` at random points
-(before any work, after some or most of it, inside a log write), rerun the same command, and check that the
-final outputs equal an uninterrupted run's with the same seed, with no temporaries or locks left behind.
+"""Kill-anywhere recovery: SIGKILL `bench`, `data sample`, `score -o`, `merge layer-swap` and `train tlpo` at
+random points (before any work, after some or most of it, inside a log write or a checkpoint save), rerun the
+same command, and check that the final outputs equal an uninterrupted run's with the same seed, with no
+temporaries or locks left behind.
 
 The default suite tries a few points per command (`FAST`); the slow variant (`-m slow`) tries
 ``LANGLOCK_KILL_POINTS`` (default 8) per command. Set ``LANGLOCK_KILL_REPORT=FILE`` to collect the figures.
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from _killharness import Outcome, kill_at, kill_points, langlock, leftovers, report, tree_bytes
+from _killharness import KillPoint, Outcome, kill_at, kill_points, langlock, leftovers, report, tree_bytes
 
 from tiny_models import make_config, make_model_dir, make_tokenizer
 
-FAST = {"bench": 1, "data-sample": 2, "score": 2, "merge-layer-swap": 2}
+FAST = {"bench": 1, "data-sample": 2, "score": 2, "merge-layer-swap": 2, "train-tlpo": 1}
+COMMANDS = ["bench", "data-sample", "score", "merge-layer-swap"]  # train-tlpo: exercise_train
 SLOW_POINTS = int(os.environ.get("LANGLOCK_KILL_POINTS", "8"))
 
 
@@ -157,7 +159,7 @@ def exercise(name: str, assets: dict, tmp_path: Path, n_points: int, seed: int) 
     return outcomes
 
 
-@pytest.mark.parametrize("name", list(FAST))
+@pytest.mark.parametrize("name", COMMANDS)
 def test_killed_runs_recover_exactly(name, assets, tmp_path):
     outcomes = exercise(name, assets, tmp_path, FAST[name], seed=0)
     bad = [o for o in outcomes if not o.exact]
@@ -165,7 +167,7 @@ def test_killed_runs_recover_exactly(name, assets, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(FAST))
+@pytest.mark.parametrize("name", COMMANDS)
 def test_killed_runs_recover_exactly_many_points(name, assets, tmp_path):
     outcomes = exercise(name, assets, tmp_path, SLOW_POINTS, seed=1)
     bad = [o for o in outcomes if not o.exact]
@@ -203,3 +205,92 @@ def test_rerunning_a_finished_merge_is_a_no_op_and_other_settings_are_refused(as
     assert main([*base, "-b", "2", str(out)]) == 2  # another merge into the same folder: refused, untouched
     assert "already exists" in capsys.readouterr().err
     assert tree_bytes(out) == before
+
+
+# ---- train tlpo: checkpoints -----------------------------------------------------------------------------
+
+TRAIN_CONFIG = dict(target_language="ko", ignore_english=False, use_cpu=True, max_steps=4, save_strategy="steps",
+                    save_steps=1, seed=5, num_generations=2, per_device_train_batch_size=2,
+                    max_completion_length=12, confusion_check_every=4, num_branches=4, branch_length=2,
+                    learning_rate=0.01, warmup_steps=0, max_prompts=4, lora_r=2, lora_alpha=4,
+                    lora_target_modules=["q_proj"], disable_tqdm=True, report_to="none")
+
+
+def adapter(out: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return {k: v.numpy().tobytes() for k, v in load_file(out / "model" / "adapter_model.safetensors").items()}
+
+
+def finished_checkpoints(out: Path) -> int:
+    from langlock.resume import is_complete_checkpoint
+
+    return sum(1 for p in out.glob("checkpoint-*") if is_complete_checkpoint(p)) if out.is_dir() else 0
+
+
+def exercise_train(assets: dict, tmp_path: Path, n_points: int, seed: int) -> list[Outcome]:
+    """Kill `train tlpo` (after 0..3 of its 4 checkpoints, or at a random moment; `torn`: a half-written next
+    checkpoint is left, as a kill inside a save leaves it), resume with resume_from_checkpoint=true, compare
+    the final adapter with an uninterrupted run's."""
+    import yaml
+
+    def config(work: Path) -> Path:
+        path = work / "c.yaml"
+        path.write_text(yaml.safe_dump({**TRAIN_CONFIG, "model": str(assets["tiny"]), "output_dir": str(work / "out")}),
+                        encoding="utf-8")
+        return path
+
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    t0 = time.time()
+    langlock(["train", "tlpo", "--config", str(config(ref))], cwd=ref)
+    wall = time.time() - t0
+    want = adapter(ref / "out")
+    rng = random.Random(f"train:{seed}")
+    outcomes = []
+    for i in range(n_points):
+        point = (KillPoint("lines", rng.randrange(0, 4), torn=rng.random() < 0.5) if i % 2 == 0
+                 else KillPoint("time", round(rng.uniform(0, wall), 3), torn=rng.random() < 0.5))
+        work = tmp_path / f"k{i}"
+        work.mkdir()
+        out = work / "out"
+        argv = ["train", "tlpo", "--config", str(config(work))]
+        killed = kill_at(argv, work, point, None, progress=lambda out=out: finished_checkpoints(out))
+        if point.torn and killed:
+            steps = [int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")] if out.is_dir() else []
+            partial = out / f"checkpoint-{max(steps, default=0) + 1}"
+            partial.mkdir(parents=True, exist_ok=True)
+            (partial / "adapter_config.json").write_text("{}", encoding="utf-8")
+            (partial / "trainer_state.json").write_bytes(b'{"global_step": ')  # cut inside the last write
+        langlock([*argv, "resume_from_checkpoint=true"], cwd=work)
+        got = adapter(out)
+        outcome = Outcome("train-tlpo", point, killed, got == want, "" if got == want else "adapter differs")
+        report(outcome)
+        outcomes.append(outcome)
+        shutil.rmtree(work)
+    return outcomes
+
+
+def test_killed_training_resumes_to_the_same_adapter(assets, tmp_path):
+    outcomes = exercise_train(assets, tmp_path, FAST["train-tlpo"], seed=0)
+    assert not [o for o in outcomes if not o.exact], outcomes
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_to_the_same_adapter_many_points(assets, tmp_path):
+    outcomes = exercise_train(assets, tmp_path, SLOW_POINTS, seed=1)
+    assert not [o for o in outcomes if not o.exact], outcomes
+
+
+def test_resume_takes_the_last_complete_checkpoint(tmp_path):
+    from langlock.resume import last_complete_checkpoint, resolve_resume
+
+    assert last_complete_checkpoint(tmp_path / "none") is None
+    for step, state in ((1, '{"global_step": 1}'), (2, '{"global_step": 2}'), (10, '{"global_st')):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-11").mkdir()  # no state at all
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")  # 2 < 10 numerically, 10 is torn
+    assert resolve_resume(True, tmp_path) == resolve_resume("auto", tmp_path) == str(tmp_path / "checkpoint-2")
+    assert resolve_resume("/x/checkpoint-3", tmp_path) == "/x/checkpoint-3"
+    assert resolve_resume(None, tmp_path) is None and resolve_resume(True, tmp_path / "none") is None

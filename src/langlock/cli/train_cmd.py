@@ -164,10 +164,9 @@ def run(args) -> int:
                                  target_modules=run_keys["lora_target_modules"], task_type="CAUSAL_LM")
     trainer = TLPOTrainer(model=model, args=config, train_dataset=prompts, processing_class=tok,
                           peft_config=peft_config)
-    resume = config.resume_from_checkpoint
-    if isinstance(resume, str) and resume.lower() in ("true", "auto"):
-        resume = True
-    result = trainer.train(resume_from_checkpoint=resume or None)
+    from ..resume import resolve_resume  # true: the last *complete* checkpoint (none yet: from scratch)
+
+    result = trainer.train(resume_from_checkpoint=resolve_resume(config.resume_from_checkpoint, config.output_dir))
 
     out = Path(config.output_dir)
     if trainer.is_world_process_zero():
