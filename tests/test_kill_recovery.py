@@ -1,4 +1,4 @@
-"""Kill-anywhere recovery: SIGKILL `bench`, `data sample`, `score -o`, `merge layer-swap` and `train tlpo` at
+"""Kill-anywhere recovery: SIGKILL `bench`, `data sample`, `score -o`, `merge layer-swap`, `train tlpo` and `compare` at
 random points (before any work, after some or most of it, inside a log write or a checkpoint save), rerun the
 same command, and check that the final outputs equal an uninterrupted run's with the same seed, with no
 temporaries or locks left behind.
@@ -18,12 +18,22 @@ from pathlib import Path
 
 import pytest
 
-from _killharness import KillPoint, Outcome, kill_at, kill_points, langlock, leftovers, report, tree_bytes
+from _killharness import (
+    TORN,
+    KillPoint,
+    Outcome,
+    kill_at,
+    kill_points,
+    langlock,
+    leftovers,
+    report,
+    tree_bytes,
+)
 
 from tiny_models import make_config, make_model_dir, make_tokenizer
 
-FAST = {"bench": 1, "data-sample": 2, "score": 2, "merge-layer-swap": 2, "train-tlpo": 1}
-COMMANDS = ["bench", "data-sample", "score", "merge-layer-swap"]  # train-tlpo: exercise_train
+FAST = {"bench": 1, "data-sample": 2, "score": 2, "merge-layer-swap": 2, "train-tlpo": 1, "compare": 1}
+COMMANDS = ["bench", "data-sample", "score", "merge-layer-swap", "compare"]  # train-tlpo: exercise_train
 SLOW_POINTS = int(os.environ.get("LANGLOCK_KILL_POINTS", "8"))
 
 
@@ -54,7 +64,17 @@ def assets(tmp_path_factory) -> dict:
     records.write_text("".join(json.dumps({"language": rng.choice(["ko", "en", "de"]), "source": f"s{i % 3}",
                                            "completion": " ".join(rng.choice(words) for _ in range(30))},
                                           ensure_ascii=False) + "\n" for i in range(400)), encoding="utf-8")
-    return {"root": root, "tiny": tiny, "experts": experts, "prompts": prompts, "records": records}
+    from tiny_models import make_adapter_dir
+
+    adapter_dir = root / "adapter"
+    make_adapter_dir(tiny, adapter_dir)
+    compare_cfg = root / "compare.yaml"
+    compare_cfg.write_text(json.dumps({  # JSON is YAML
+        "model": str(tiny), "language": "ko", "output_dir": str(root / "unused"), "methods": ["base", "lock", "tlpo"],
+        "seeds": [0, 1], "checkpoints": {"tlpo": str(adapter_dir)}, "eval_suite": "builtin-confusion",
+        "eval_limit": 2, "eval_max_new_tokens": 8, "retention": False, "batch_size": 1}), encoding="utf-8")
+    return {"root": root, "tiny": tiny, "experts": experts, "prompts": prompts, "records": records,
+            "compare": compare_cfg}
 
 
 def gen_log(path: Path) -> dict:
@@ -116,7 +136,23 @@ def command(name: str, a: dict):
             resolved.pop("output")  # the output path itself, which differs between the runs compared
             return {**files, "langlock_merge.yaml": resolved}
         return argv, "merged", None, snap
+    if name == "compare":  # evaluations of base, lock and a given adapter over two seeds (no training)
+        def argv(out):
+            return ["compare", "--config", str(a["compare"]), "-o", str(out)]
+
+        def snap(out):
+            gens = {str(p.relative_to(out)): gen_log(p) for p in sorted(out.rglob("generations.jsonl"))}
+            return {"generations": gens, "compare.csv": (out / "compare.csv").read_bytes(),
+                    "compare.md": (out / "compare.md").read_bytes()}
+        return argv, "cmp", None, snap
     raise KeyError(name)
+
+
+def progress_of(name: str, out: Path):
+    """Finished work units of a run in progress, for kill points of kind "lines" (None: time points only)."""
+    if name == "compare":
+        return lambda: sum(p.read_bytes().count(b"\n") for p in out.rglob("generations.jsonl"))
+    return None
 
 
 def differing(got, want, prefix="") -> list[str]:
@@ -139,12 +175,19 @@ def exercise(name: str, assets: dict, tmp_path: Path, n_points: int, seed: int) 
     want = snap(ref_dir / rel)
     total = len(gen_log(ref_dir / watch_rel)) if name == "bench" else (
         (ref_dir / watch_rel).read_bytes().count(b"\n") if watch_rel else None)
+    if progress_of(name, ref_dir / rel):
+        total = progress_of(name, ref_dir / rel)()
     outcomes = []
     for i, point in enumerate(kill_points(random.Random(f"{name}:{seed}"), n_points, wall, total)):
         work = tmp_path / f"k{i}"
         work.mkdir()
         out = work / rel
-        killed = kill_at(argv(out), work, point, work / watch_rel if watch_rel else None)
+        killed = kill_at(argv(out), work, point, work / watch_rel if watch_rel else None,
+                         progress=progress_of(name, out))
+        logs = sorted(out.rglob("generations.jsonl"), key=lambda p: p.stat().st_mtime) if out.is_dir() else []
+        if name == "compare" and point.torn and killed and logs:  # a kill inside the latest log's write
+            with open(logs[-1], "ab") as fh:
+                fh.write(TORN)
         if name == "merge-layer-swap" and out.exists():  # atomic: absent, or complete and equal
             assert snap(out) == want, f"a killed merge left a different {out}"
         langlock(argv(out), cwd=work)  # resume (or redo) with the same command
