@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         target = resolve_run_dir(args, getattr(args, "run_dir", None))
-        with run_lock(target, command=" ".join(["langlock", *(sys.argv[1:] if argv is None else argv)])):
+        with run_lock(target, command=" ".join(["langlock", *map(str, sys.argv[1:] if argv is None else argv)])):
             return int(args.func(args) or 0)
     except LanglockError as err:
         print(f"langlock {args.command}: error: {err}", file=sys.stderr)
