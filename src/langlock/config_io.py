@@ -18,11 +18,16 @@ def read_yaml_text(path: str | Path, what: str = "config file") -> tuple[dict, s
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{path}: no such {what}")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not valid UTF-8 (byte offset {err.start})") from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         raise InputError(f"{path}: invalid YAML ({str(err).splitlines()[0]})") from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid YAML (nested too deeply)") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: the {what} must be a mapping of keys to values")
     return data, text
@@ -40,5 +45,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"override {item!r} is not KEY=VALUE")
-        data[key.strip()] = yaml.safe_load(value)
+        try:
+            data[key.strip()] = yaml.safe_load(value)
+        except (yaml.YAMLError, RecursionError) as err:
+            detail = str(err).splitlines()[0] if str(err) else "nested too deeply"
+            raise UsageError(f"override {item!r}: value is not a YAML scalar or list ({detail})") from None
     return data

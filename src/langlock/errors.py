@@ -8,9 +8,19 @@ from __future__ import annotations
 
 
 class LanglockError(Exception):
-    """Base class for errors the CLI reports as one line (exit code 1: a runtime failure)."""
+    """Base class for errors the CLI reports as one line (exit code 1: a runtime failure).
+
+    The message is always one line: control characters that came from the input (a newline inside a quoted
+    CSV header, a NUL byte) are shown escaped, as Python writes them.
+    """
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class UsageError(LanglockError):

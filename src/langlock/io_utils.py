@@ -7,6 +7,7 @@ half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -16,11 +17,34 @@ from pathlib import Path
 from typing import Any
 
 
+def clear_stale_temps(path: str | os.PathLike) -> int:
+    """Remove the temporaries (``.NAME.*.tmp`` next to `path`) that a killed writer of `path` left behind.
+
+    Only while this process holds the run lock above `path` (`langlock.runlock`): then no other writer can be
+    building one of them. Returns how many were removed.
+    """
+    from .runlock import held_here
+
+    path = Path(path)
+    if not held_here(path) or not path.parent.is_dir():
+        return 0
+    n = 0
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        n += 1
+    return n
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
     """Open a temporary file next to `path`; rename it over `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a results file gets the mode open() would give it
     binary = "b" in mode
@@ -68,6 +92,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale_temps(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

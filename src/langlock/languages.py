@@ -43,7 +43,7 @@ PROFILE_LANGUAGES: dict[str, frozenset[str]] = {"lcb": LCB_LANGUAGES, "tlpo": TL
 
 def check_language(code: str) -> str:
     """Return `code` normalised to lower case, or raise `UsageError` naming the known codes."""
-    norm = (code or "").strip().lower()
+    norm = code.strip().lower() if isinstance(code, str) else ""
     if norm not in LANGUAGE_NAMES:
         known = ", ".join(sorted(LANGUAGE_NAMES))
         raise UsageError(f"unknown language code {code!r}; known codes: {known}")

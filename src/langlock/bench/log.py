@@ -32,10 +32,12 @@ def read_log(path: Path) -> tuple[dict[str, dict], int]:
         if line.strip():
             try:
                 row = json.loads(line.decode("utf-8"))
-                entries[row["key"]] = row
-            except (ValueError, KeyError, UnicodeDecodeError):
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                row = None
+            if not isinstance(row, dict) or not isinstance(row.get("key"), str):
                 raise InputError(f"{path}: corrupt line at byte {pos - len(line) - 1}; "
-                                 "delete the file or use a new --output-dir") from None
+                                 "delete the file or use a new --output-dir")
+            entries[row["key"]] = row
         good = pos
     return entries, good
 

@@ -8,6 +8,7 @@ a missing folder, a malformed CSV (file and row), a row whose language differs f
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,7 +63,7 @@ def read_prompt_csv(path: Path) -> list[dict]:
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror}") from None
     csv.field_size_limit(sys.maxsize)
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # csv's own line ends, not splitlines'
     rows: list[dict] = []
     try:
         header = next(reader, None)

@@ -53,7 +53,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=D.seed)
     p.add_argument("--stat-top-p", type=float, default=0.75, help="p of the reported nucleus size (0.75)")
     p.add_argument("--lock", metavar="LANG", help="decode with a LanguageLock for LANG (analysis of the fix)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output_dir")
 
 
 def run(args) -> int:

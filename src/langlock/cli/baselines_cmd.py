@@ -35,4 +35,4 @@ def register_methods(methods) -> None:
         if name == "tbpo":
             p.add_argument("--variant", choices=("q", "a"), help="q: baseline head; a: KL advantage (default: config)")
         p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys")
-        p.set_defaults(func=run, train_method=name)
+        p.set_defaults(func=run, train_method=name, run_dir="config.output_dir")

@@ -69,7 +69,7 @@ def register(sub) -> None:
     s.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     s.add_argument("--generate-only", action="store_true",
                    help="only generate and log (e.g. on a GPU machine); the same command without it scores")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output_dir")
 
 
 def config_from_args(args):

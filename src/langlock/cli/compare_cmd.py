@@ -28,7 +28,7 @@ def register(sub) -> None:
                         "it; repeatable; overrides the config's checkpoints for METHOD")
     p.add_argument("--report-only", action="store_true",
                    help="only write the table and plot from the evaluations already finished")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output_dir|config.output_dir")
 
 
 def _ints(text: str | None):

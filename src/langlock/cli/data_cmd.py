@@ -27,7 +27,7 @@ def register(sub) -> None:
     q.add_argument("-o", "--output", required=True, help="output JSONL")
     q.add_argument("--rules", metavar="YAML", help="override filter rules (see langlock.databuild.prompts)")
     q.add_argument("--limit", type=int, help="keep at most this many prompts (first ones after filtering)")
-    q.set_defaults(func=run_prompts)
+    q.set_defaults(func=run_prompts, run_dir="output")
 
     s = steps.add_parser("sample", help="N completions per prompt from a model (resumable)")
     s.add_argument("--prompts", required=True, help="prompts JSONL from `langlock data prompts`")
@@ -42,7 +42,7 @@ def register(sub) -> None:
     s.add_argument("--limit", type=int, help="only the first N prompts")
     s.add_argument("--dtype", default="float32")
     s.add_argument("--device", default="cpu")
-    s.set_defaults(func=run_sample)
+    s.set_defaults(func=run_sample, run_dir="output")
 
     r = steps.add_parser("pairs", help="detector verdicts -> pairs.jsonl, sft.jsonl, prompts.jsonl")
     r.add_argument("--samples", required=True, help="samples JSONL from `langlock data sample`")
@@ -56,7 +56,7 @@ def register(sub) -> None:
     r.add_argument("--sft-source", choices=("auto", "reference", "clean"), default="auto")
     r.add_argument("--skip-as-clean", action="store_true",
                    help="count completions the detector cannot judge as clean (TLPO's script did)")
-    r.set_defaults(func=run_pairs)
+    r.set_defaults(func=run_pairs, run_dir="output_dir")
 
 
 def _print(obj) -> None:

@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--max-new-tokens", type=int, default=100, help="default 100, the benchmark's")
     p.add_argument("--canned", action="store_true",
                    help="only score the project's canned sample completions (no model)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output_dir")
 
 
 def run(args) -> int:

@@ -3,6 +3,10 @@
 Each module in `COMMAND_MODULES` defines `register(subparsers)` (adds its parser and sets
 `func=run`) and must stay cheap to import: heavy libraries are imported inside the command's `run`.
 Errors derived from `LanglockError` print one line and exit with their code (2 for usage and input errors).
+
+A command that writes a run directory (or an output file) declares where with `set_defaults(run_dir=SPEC)`
+(see `langlock.runlock.resolve_run_dir`); `main` takes that directory's exclusive lock before the command
+runs (before any model is loaded) and releases it when it ends, so two processes never write one run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 
 from .. import __version__
 from ..errors import LanglockError
+from ..runlock import resolve_run_dir, run_lock
 
 #: Subcommand modules, in the order `langlock --help` lists them.
 COMMAND_MODULES = (
@@ -61,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return int(args.func(args) or 0)
+        target = resolve_run_dir(args, getattr(args, "run_dir", None))
+        with run_lock(target, command=" ".join(["langlock", *map(str, sys.argv[1:] if argv is None else argv)])):
+            return int(args.func(args) or 0)
     except LanglockError as err:
         print(f"langlock {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -41,13 +41,13 @@ def register(subparsers) -> None:
     p.add_argument("--non-layer", choices=("average", "task", "lang"),
                    help="source of embeddings, final norm and lm_head (default average)")
     _common(p)
-    p.set_defaults(func=run, merge_method="layer-swap")
+    p.set_defaults(func=run, merge_method="layer-swap", run_dir="out_opt|out|config.output")
 
     p = sub.add_parser("soup", help="weighted average of N models")
     p.add_argument("--models", nargs="+", help="model directories")
     p.add_argument("--weights", help="comma-separated weights (default uniform; normalised)")
     _common(p)
-    p.set_defaults(func=run, merge_method="soup")
+    p.set_defaults(func=run, merge_method="soup", run_dir="out_opt|out|config.output")
 
     p = sub.add_parser("ties", help="TIES-merging of experts against their base")
     p.add_argument("--base", help="the pretrained base the experts were fine-tuned from")
@@ -61,7 +61,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-normalize", dest="normalize", action="store_false", default=None,
                    help="do not divide by the agreeing weights (mergekit trimming only)")
     _common(p)
-    p.set_defaults(func=run, merge_method="ties")
+    p.set_defaults(func=run, merge_method="ties", run_dir="out_opt|out|config.output")
 
     p = sub.add_parser("apply-adapter", help="merge a PEFT LoRA adapter into its base model")
     p.add_argument("base", metavar="BASE")
@@ -70,7 +70,7 @@ def register(subparsers) -> None:
     p.add_argument("--dtype", default="auto")
     p.add_argument("--max-shard-size", default="2GB")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=run, merge_method="apply-adapter")
+    p.set_defaults(func=run, merge_method="apply-adapter", run_dir="out")
 
     p = sub.add_parser("analyze", help="where each expert changed the base; suggests (b, u)")
     p.add_argument("base", metavar="BASE")
@@ -79,7 +79,7 @@ def register(subparsers) -> None:
     p.add_argument("--top-fraction", type=float, default=0.05, help="share of largest changes counted (0.05)")
     p.add_argument("--lang-index", type=int, default=0, help="which EXPERT is the language expert (0-based)")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=run, merge_method="analyze")
+    p.set_defaults(func=run, merge_method="analyze", run_dir="out")
 
 
 def _cli_values(args) -> dict:
@@ -141,7 +141,7 @@ def run(args) -> int:
     from ..io_utils import write_text_atomic
     from ..merge.config import load_config_file, resolve
     from ..merge.execute import print_plan, run_plan
-    from ..merge.io import check_output_dir
+    from ..merge.io import check_output_dir, finished_merge
     from ..merge.mergekit_export import to_mergekit_yaml
 
     cfg = resolve(m, load_config_file(args.config) if args.config else None, _cli_values(args))
@@ -149,6 +149,9 @@ def run(args) -> int:
     if out is None and not (args.dry_run or args.emit_mergekit):
         raise UsageError("missing OUT (the output directory), or use --dry-run / --emit-mergekit")
     if out is not None and not args.dry_run and not args.emit_mergekit:
+        if not args.overwrite and finished_merge(out, cfg):
+            print(f"{out} already holds this merge (same settings); nothing to do")
+            return 0
         check_output_dir(out, args.overwrite)  # fail before reading anything
     plan = build_plan(cfg)
     if args.dry_run:

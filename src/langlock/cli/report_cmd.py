@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--names", help="comma-separated display names, one per RUN_DIR (default: directory names)")
     p.add_argument("--title", default="langlock report")
     p.add_argument("--examples", type=int, default=6, help="examples shown per run (default 6)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output")
 
 
 def run(args) -> int:

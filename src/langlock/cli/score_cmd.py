@@ -81,7 +81,7 @@ def register(sub) -> None:
                         "(scripts/calibrate_fluency.py)")
     q.add_argument("--test-sets", metavar="DIR",
                    help="LCB test_sets folder to join prompts by id (default: next to the files' outputs/)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output_dir")
 
 
 def run(args) -> int:

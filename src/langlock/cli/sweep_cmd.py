@@ -54,7 +54,7 @@ def register(subparsers) -> None:
     s.add_argument("--english-words", metavar="PATH", help="lcb: English word list for WPR")
     s.add_argument("--lid-model", metavar="PATH", help="lcb: fastText language-ID model")
     s.add_argument("--ignore-english", action="store_true", help="tlpo: English words are not confusion")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, run_dir="output_dir")
 
 
 def run(args) -> int:

@@ -46,7 +46,7 @@ def register(sub) -> None:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--config", required=True, help="YAML recipe (see configs/tlpo/)")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys")
-    t.set_defaults(func=run, train_method="tlpo")
+    t.set_defaults(func=run, train_method="tlpo", run_dir="config.output_dir")
     from .baselines_cmd import register_methods  # sft, dpo, orpo, grpo, tbpo
 
     register_methods(methods)

@@ -17,7 +17,10 @@ def read_rows(path: str | Path, what: str = "records") -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8", errors="strict")
+    try:
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not valid UTF-8 (byte offset {err.start})") from None
     stripped = text.lstrip()
     rows: list = []
     if stripped.startswith("["):
@@ -25,14 +28,18 @@ def read_rows(path: str | Path, what: str = "records") -> list[dict]:
             rows = json.loads(text)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}: malformed JSON at line {err.lineno}: {err.msg}") from None
+        except RecursionError:
+            raise InputError(f"{path}: malformed JSON: nested too deeply") from None
     else:
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON strings may hold U+2028, \x85
             if not line.strip():
                 continue
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as err:
                 raise InputError(f"{path}:{n}: malformed JSON line: {err.msg}") from None
+            except RecursionError:
+                raise InputError(f"{path}:{n}: malformed JSON line: nested too deeply") from None
     for n, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             raise InputError(f"{path}: {what} row {n} is {type(row).__name__}, expected a JSON object")

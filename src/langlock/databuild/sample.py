@@ -74,13 +74,19 @@ def load_done(out: Path) -> dict[str, dict]:
             fh.truncate(cut)
         data = data[:cut]
     done: dict[str, dict] = {}
-    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{out}: existing samples file is not valid UTF-8 (byte offset {err.start}); "
+                         "remove the file or pass another output") from None
+    for n, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON strings may hold U+2028, \x85
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{out}:{n}: malformed line in an existing samples file ({err.msg}); "
+        except (json.JSONDecodeError, RecursionError) as err:
+            raise InputError(f"{out}:{n}: malformed line in an existing samples file "
+                             f"({getattr(err, 'msg', 'nested too deeply')}); "
                              "remove the file or pass another output") from None
         if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("completions"), list):
             raise InputError(f"{out}:{n}: not a samples row (needs id and completions)")

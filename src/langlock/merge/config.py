@@ -67,8 +67,8 @@ def load_config_file(path: str | Path) -> dict:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise UsageError(f"config file {path} not found") from err
-    except (OSError, yaml.YAMLError) as err:
-        raise UsageError(f"config file {path}: {err}".splitlines()[0]) from err
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
+        raise UsageError(f"config file {path}: {err or 'nested too deeply'}".splitlines()[0]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -106,7 +106,7 @@ def resolve(method: str, file_values: dict | None, cli_values: dict) -> dict:
         raise UsageError(f"config is for method {declared!r}, not {method!r}")
     for key in file_values:
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1)
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise UsageError(f"unknown setting {key!r} for merge {method}{hint}")
     resolved: dict[str, Any] = {"method": method}

@@ -331,6 +331,23 @@ def check_output_dir(path: str | os.PathLike, overwrite: bool) -> Path:
     return path
 
 
+def finished_merge(path: str | os.PathLike, resolved_config: dict) -> bool:
+    """Whether `path` already holds this very merge: the same resolved settings in its langlock_merge.yaml.
+
+    Outputs are renamed into place only when complete (`staged_output_dir`), so a directory with the marker
+    is whole; rerunning a merge that was killed after that rename (or simply rerunning it) is then a no-op.
+    """
+    import yaml
+
+    marker = Path(path) / "langlock_merge.yaml"
+    if not marker.is_file():
+        return False
+    try:
+        return yaml.safe_load(marker.read_text(encoding="utf-8")) == resolved_config
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+
+
 @contextlib.contextmanager
 def staged_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Build the output under a hidden temporary name next to `path`; rename it into place on success.
@@ -338,8 +355,11 @@ def staged_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Itera
     On any failure the temporary directory is removed, so no partial model directory is ever left behind.
     An existing `path` is replaced only when `overwrite` is set (and only after the new one is complete).
     """
+    from ..io_utils import clear_stale_temps
+
     path = check_output_dir(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale_temps(path)  # a killed merge's half-built directory (only under this process's run lock)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

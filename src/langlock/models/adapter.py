@@ -30,7 +30,7 @@ def read_adapter_config(adapter: Path) -> dict:
         raise InputError(f"{adapter}: no adapter_config.json (a PEFT adapter directory is expected)")
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise InputError(f"{cfg_path}: unreadable ({err})") from None
     if not isinstance(cfg, dict):
         raise InputError(f"{cfg_path}: not a JSON object")
@@ -42,7 +42,7 @@ def read_adapter_config(adapter: Path) -> dict:
 def adapter_base(adapter: Path) -> str:
     """The base model an adapter was trained on (`base_model_name_or_path` of its adapter_config.json)."""
     base = read_adapter_config(adapter).get("base_model_name_or_path")
-    if not base:
+    if not base or not isinstance(base, str):
         raise InputError(f"{adapter / 'adapter_config.json'}: no base_model_name_or_path; "
                          "merge it first with langlock merge apply-adapter")
     return str(base)

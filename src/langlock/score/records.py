@@ -3,11 +3,17 @@
 Every reader returns `Record`s and raises `InputError` with one clear line (file and row) on bad input:
 malformed rows, missing columns, unknown language codes, invalid UTF-8, empty files, directories, and
 completions above a size limit (default 1,000,000 characters).
+
+A JSONL record needs only `language` and `completion` (and may carry `prompt` and `id`); the grouping keys
+it lacks take documented defaults (`JSONL_DEFAULTS`): task `monolingual` (the completion is judged against
+its own `language`, as the benchmark's monolingual task), model the `--model-name` given or else the file's
+stem, source `custom`. The CSV keeps the benchmark's required header.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import sys
@@ -19,6 +25,9 @@ from ..errors import InputError
 from ..languages import LANGUAGE_NAMES
 
 REQUIRED_FIELDS = ("task", "model", "source", "language", "completion")
+#: What a JSONL record must have; the other REQUIRED_FIELDS default as below (model: --model-name or file stem).
+JSONL_REQUIRED = ("language", "completion")
+JSONL_DEFAULTS = {"task": "monolingual", "source": "custom"}
 #: A completion longer than this is refused (a 10 MB "completion" is a broken file, not a model answer).
 DEFAULT_MAX_CHARS = 1_000_000
 _LM_EVAL_NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.jsonl$")
@@ -81,7 +90,7 @@ def _check_record(rec: Record, where: str, max_chars: int) -> Record:
 def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> list[Record]:
     text = _read_text(path)
     csv.field_size_limit(sys.maxsize)
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # csv's own line ends, not splitlines'
     try:
         header = next(reader)
     except (csv.Error, StopIteration) as err:
@@ -120,13 +129,15 @@ def read_csv(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> list[Record]:
 
 def _iter_jsonl(path: Path):
     text = _read_text(path)
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON strings may hold U+2028, \x85
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{n}: malformed JSON: {err.msg}") from None
+        except RecursionError:
+            raise InputError(f"{path}:{n}: malformed JSON: nested too deeply") from None
         if not isinstance(obj, dict):
             raise InputError(f"{path}:{n}: expected a JSON object per line")
         yield n, obj
@@ -148,10 +159,10 @@ def read_jsonl(path: Path, max_chars: int = DEFAULT_MAX_CHARS, model: str | None
         if "resps" in obj and "doc" in obj:  # lm-eval samples
             doc = obj["doc"] if isinstance(obj["doc"], dict) else {}
             resps = obj.get("resps")
-            try:
-                completion = resps[0][0] if isinstance(resps[0], list) else resps[0]
-            except (TypeError, IndexError):
-                raise InputError(f"{where}: lm-eval sample without a response in 'resps'") from None
+            first = resps[0] if isinstance(resps, list) and resps else None
+            completion = first[0] if isinstance(first, list) and first else first
+            if not isinstance(completion, str):
+                raise InputError(f"{where}: lm-eval sample without a response in 'resps'")
             task = m.group("task") if m else str(obj.get("task", "lm_eval"))
             language = doc.get("language")
             if language is None:
@@ -161,21 +172,22 @@ def read_jsonl(path: Path, max_chars: int = DEFAULT_MAX_CHARS, model: str | None
                 model=model or path.parent.name or "model",
                 source=str(doc.get("source", task)),
                 language=str(language),
-                completion=str(completion),
+                completion=completion,
                 id=str(obj.get("doc_id")) if obj.get("doc_id") is not None else None,
-                prompt=doc.get("prompt"),
+                prompt=doc["prompt"] if isinstance(doc.get("prompt"), str) else None,
             )
         else:
-            missing = [f for f in REQUIRED_FIELDS if f not in obj and not (f == "model" and model)]
+            missing = [f for f in JSONL_REQUIRED if f not in obj]
             if missing:
                 raise InputError(f"{where}: missing field(s) {', '.join(missing)}")
-            bad = [f for f in REQUIRED_FIELDS if f in obj and not isinstance(obj[f], str)]
+            bad = [f for f in (*REQUIRED_FIELDS, "prompt") if obj.get(f) is not None and not isinstance(obj[f], str)]
+            bad += [f for f in JSONL_REQUIRED if obj[f] is None]
             if bad:
                 raise InputError(f"{where}: field(s) {', '.join(bad)} must be strings")
             rec = Record(
-                task=obj["task"],
-                model=obj.get("model", model),
-                source=obj["source"],
+                task=obj.get("task") or JSONL_DEFAULTS["task"],
+                model=obj.get("model") or model or path.stem,
+                source=obj.get("source") or JSONL_DEFAULTS["source"],
                 language=obj["language"],
                 completion=obj["completion"],
                 id=None if obj.get("id") is None else str(obj["id"]),

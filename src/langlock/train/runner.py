@@ -14,7 +14,7 @@ writes one layout for every method:
     OUT/results.json         the manifest (`langlock.results` kind "train"): method, versions, model, data, language, seed, steps, loss, runtime — written
                              last: its presence marks a finished run (`is_finished`), which `run` skips
     OUT/checkpoint-N/        TLPO checkpoints (``save_steps``); an unfinished TLPO run resumes from the last
-                             one unless ``resume_from_checkpoint: false``
+                             *complete* one unless ``resume_from_checkpoint: false``
 
 TLPO prompts (``data``): a prompt suite (``builtin-train``, filtered by ``prompt_task`` and the language) or a
 JSONL whose ``prompt`` is a string or chat messages — the ``prompts.jsonl`` of `langlock data pairs` as it is.
@@ -185,24 +185,11 @@ def tlpo_config(cfg: RunConfig):
 
 
 def _resume_point(cfg: RunConfig):
-    """``resume_from_checkpoint``: unset -> the last OUT/checkpoint-N if any; false -> none; true -> the last
-    (an error when there is none); a path -> that checkpoint."""
-    value = cfg.method_args.get("resume_from_checkpoint")
-    if value is False or (isinstance(value, str) and value.lower() in ("false", "no", "none")):
-        return None
-    from transformers.trainer_utils import get_last_checkpoint
+    """Where a TLPO run starts (`train.checkpoints.resolve_resume`): by default its last *complete*
+    OUT/checkpoint-N (a kill inside a save leaves a torn one, which is skipped), or from scratch."""
+    from .checkpoints import resolve_resume
 
-    out = Path(cfg.output_dir)
-    last = get_last_checkpoint(str(out)) if out.is_dir() else None
-    if value is None:
-        return last
-    if value is True or (isinstance(value, str) and value.lower() in ("true", "auto", "yes")):
-        if last is None:
-            raise UsageError(f"resume_from_checkpoint: no checkpoint-N in {out}")
-        return last
-    if not Path(str(value)).is_dir():
-        raise InputError(f"resume_from_checkpoint: {value}: no such checkpoint directory")
-    return str(value)
+    return resolve_resume(cfg.method_args.get("resume_from_checkpoint"), cfg.output_dir)
 
 
 # ------------------------------------------------------------------------------------------------ outputs
