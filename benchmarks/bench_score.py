@@ -2,7 +2,7 @@
 
 Scores all completions of `command-r-plus.csv` (6,586) with the `lcb` profile and with the `tlpo` profile
 (English-neutral and English-as-confusion), and — in the same run, on the same completions — with the plain
-per-character reference implementation of the TLPO rules (`tests/_tlpo_detector_reference.py`), checking that
+per-character reference implementation of the TLPO rules (`tests/_script_detector_reference.py`), checking that
 every verdict (confusion point and 6-tuple) is identical. Languages the TLPO rules do not cover (tr, vi) are
 judged by neither TLPO implementation and counted in neither rate.
 
@@ -37,11 +37,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test oracles
 
 from langlock.detect import get_detector  # noqa: E402
-from langlock.detect import tlpo as tlpo_fast  # noqa: E402
+from langlock.detect import script as tlpo_fast  # noqa: E402
 from langlock.languages import TLPO_LANGUAGES  # noqa: E402
 from langlock.score.records import read_records  # noqa: E402
 
-import _tlpo_detector_reference as tlpo_reference  # noqa: E402
+import _script_detector_reference as tlpo_reference  # noqa: E402
 
 
 def _time(fn, items) -> tuple[float, list]:
@@ -68,7 +68,7 @@ def _warmup_items(items: list, n: int = 300) -> list:
 def _fresh_fast(langs, ie: bool) -> dict:
     """New fast detectors (empty word memo) and an empty lingua memo: a cold pass like the reference's."""
     tlpo_fast._LINGUA_CACHE.clear()
-    return {lang: tlpo_fast.TLPODetector(lang, ignore_english=ie) for lang in langs}
+    return {lang: tlpo_fast.ScriptDetector(lang, ignore_english=ie) for lang in langs}
 
 
 def per_function(items: list, warm: list, ie: bool) -> dict:

@@ -48,9 +48,9 @@ def get_detector(profile: str, language: str, **options) -> Detector:
         from .lcb import LCBDetector
 
         return LCBDetector.cached(language, **options)
-    from .tlpo import TLPODetector
+    from .script import ScriptDetector
 
-    return TLPODetector.cached(language, **options)
+    return ScriptDetector.cached(language, **options)
 
 
 def detect(text: str, language: str, profile: str = "lcb", **options) -> Detection:

@@ -5,7 +5,7 @@ Why bytes: byte-level BPE (GPT-2, Llama 3, SmolLM, Qwen) and byte-fallback Sente
 split a multi-byte character across tokens. Decoding such a token gives U+FFFD and says nothing about the
 script, so each token is turned into its exact bytes and judged piece by piece:
 
-- complete UTF-8 characters get the detector's character verdict (`langlock.detect.tlpo`, spec §2.2) for
+- complete UTF-8 characters get the detector's character verdict (`langlock.detect.script`, spec §2.2) for
   the target: pass (target script), fail (a letter of another script) or ignore (punctuation, symbols,
   digits, whitespace, emoji, exception blocks). For the Latin-script targets (en es de fr id it pt) Latin
   letters pass and letters of any other script fail: the script cannot tell English from Spanish;
@@ -30,13 +30,13 @@ import logging
 import re
 import unicodedata
 
-from ..detect import tlpo_tables as T
+from ..detect import script_tables as T
 from ..errors import UsageError
 from ..languages import LANGUAGE_NAMES, check_language
 
 log = logging.getLogger(__name__)
 
-IGNORE, PASS, FAIL = 0, 1, 2  # the values `detect.tlpo.char_verdict` returns
+IGNORE, PASS, FAIL = 0, 1, 2  # the values `detect.script.char_verdict` returns
 
 #: Characters that make an ASCII-letter token "code" (never blocked) when they appear in it.
 CODE_CHARS = frozenset("_()[]{}<>=;$#@\\|`~^*/+&%0123456789")
@@ -55,7 +55,7 @@ def char_verdict(ch: str, language: str, allow_latin: bool = False) -> int:
     unless `allow_latin`. Latin targets: a character the detector would judge passes if it is Latin, fails
     otherwise.
     """
-    from ..detect.tlpo import char_verdict as detector_verdict
+    from ..detect.script import char_verdict as detector_verdict
 
     if language in T.LATIN_TARGETS:
         if detector_verdict(ch, "ko", False) == IGNORE:  # the ignore rules do not depend on the target (zh aside)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from . import tlpo_tables as T
+from . import script_tables as T
 
 
 def _trie_pattern(words: list[str]) -> str:

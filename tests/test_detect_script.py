@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from langlock.detect import get_detector
-from langlock.detect import tlpo as F
-from langlock.detect import tlpo_clean as C
-from langlock.detect import tlpo_tables as T
+from langlock.detect import script as F
+from langlock.detect import script_clean as C
+from langlock.detect import script_tables as T
 from langlock.detect.result import Counts
 from langlock.errors import InputError, UsageError
 
-import _tlpo_detector_reference as R
+import _script_detector_reference as R
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -195,7 +195,7 @@ def test_cpp_alternation_order_is_pinned():
 def test_unsupported_language_and_options():
     for lang in ("tr", "vi", "xx"):
         with pytest.raises(UsageError):
-            F.TLPODetector.cached(lang)
+            F.ScriptDetector.cached(lang)
         with pytest.raises(UsageError):
             get_detector("tlpo", lang)
         with pytest.raises(UsageError):
@@ -204,8 +204,8 @@ def test_unsupported_language_and_options():
         get_detector("tlpo", "ko", lid_model="x")
     with pytest.raises(UsageError):
         get_detector("tlpo", "ko", ignore_english="yes")
-    assert F.TLPODetector.cached("KO") is F.TLPODetector.cached("ko", ignore_english=True, find_fallback=True)
-    assert F.TLPODetector.cached("ko", ignore_english=False) is not F.TLPODetector.cached("ko")
+    assert F.ScriptDetector.cached("KO") is F.ScriptDetector.cached("ko", ignore_english=True, find_fallback=True)
+    assert F.ScriptDetector.cached("ko", ignore_english=False) is not F.ScriptDetector.cached("ko")
 
 
 # --------------------------------------------------------------------------- equivalence of the fast paths

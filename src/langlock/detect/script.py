@@ -1,6 +1,9 @@
 """The ``tlpo`` detector profile: the TLPO paper's Unicode-script confusion detector (spec §2), made fast.
 
-Rules (identical verdicts to the published detector v1.1.2 and to the test oracle `tests/_tlpo_detector_reference.py`):
+In the code it is the *script detector* (`ScriptDetector`), so that it is not confused with the TLPO training
+method (`langlock.train.tlpo_*`); the profile keeps its published name, `tlpo`, on the command line.
+
+Rules (identical verdicts to the published detector v1.1.2 and to the test oracle `tests/_script_detector_reference.py`):
 
 - the text is cleaned (exception characters, unit/tech words, e-mails/URLs, phonetic ranges deleted), split
   on newlines, and each line into words (jieba for zh, MeCab for ja, ``\\b[\\w'-]+\\b`` otherwise, after LaTeX
@@ -31,7 +34,7 @@ located through the exact offset map of the cleaning instead, so the confusion p
 character (or word start) itself and ``get_consistency == 1`` exactly when no word fails.
 
 The unit-word alternation order, which the original leaves to Python's set hashing, is pinned longest first:
-"c++" is always deleted whole (see `tlpo_tables.exception_word_order`).
+"c++" is always deleted whole (see `script_tables.exception_word_order`).
 """
 
 from __future__ import annotations
@@ -43,10 +46,10 @@ from collections.abc import Sequence
 
 from ..errors import InputError, UsageError
 from ..languages import TLPO_LANGUAGES, check_language
-from . import tlpo_tables as T
+from . import script_tables as T
 from .result import Counts, Detection, LineVerdict, Span, WordVerdict
+from .script_clean import OffsetMap, clean_text, edit
 from .segment import jieba_cut, mecab_wakati
-from .tlpo_clean import OffsetMap, clean_text, edit
 
 _IGNORE, _PASS, _FAIL = 0, 1, 2
 _WORD_CACHE_MAX = 400_000
@@ -279,10 +282,10 @@ class _LazyWords(Sequence):
         return repr(self._all())
 
 
-class TLPODetector:
+class ScriptDetector:
     """The TLPO script detector for one target language and option set; see the module docstring.
 
-    Build it with `TLPODetector.cached(language, ignore_english=True, find_fallback=True)` (or
+    Build it with `ScriptDetector.cached(language, ignore_english=True, find_fallback=True)` (or
     `langlock.detect.get_detector("tlpo", language, ...)`): instances are memoised per options, and each
     keeps a memo of word verdicts, so reuse one detector for many texts.
 
@@ -298,7 +301,7 @@ class TLPODetector:
     """
 
     profile = "tlpo"
-    _instances: dict[tuple[str, bool, bool, bool], TLPODetector] = {}
+    _instances: dict[tuple[str, bool, bool, bool], ScriptDetector] = {}
 
     def __init__(self, language: str, *, ignore_english: bool = True, find_fallback: bool = True,
                  capital_rule: bool = True):
@@ -328,7 +331,7 @@ class TLPODetector:
     def cached(
         cls, language: str, *, ignore_english: bool = True, find_fallback: bool = True, capital_rule: bool = True,
         **unknown
-    ) -> TLPODetector:
+    ) -> ScriptDetector:
         """The memoised detector for `language` and these options; `UsageError` for an unsupported language,
         an unknown option or a non-boolean value."""
         if unknown:
@@ -349,7 +352,7 @@ class TLPODetector:
 
     def __repr__(self) -> str:
         return (
-            f"TLPODetector({self.language!r}, ignore_english={self.ignore_english}, "
+            f"ScriptDetector({self.language!r}, ignore_english={self.ignore_english}, "
             f"find_fallback={self.find_fallback}, capital_rule={self.capital_rule})"
         )
 
@@ -516,8 +519,8 @@ def _judge_chars(word: str, table: _CharTable) -> tuple[int, int, int]:
 # ------------------------------------------------------------------------------ the published functions
 
 
-def _detector(lang: str, ignore_english: bool = True, find_fallback: bool = True) -> TLPODetector:
-    return TLPODetector.cached(lang, ignore_english=bool(ignore_english), find_fallback=bool(find_fallback))
+def _detector(lang: str, ignore_english: bool = True, find_fallback: bool = True) -> ScriptDetector:
+    return ScriptDetector.cached(lang, ignore_english=bool(ignore_english), find_fallback=bool(find_fallback))
 
 
 def get_confusion_point(text: str, lang: str, ignore_english: bool = True, find_fallback: bool = True) -> int:
@@ -535,4 +538,4 @@ def check_response(text: str, lang: str, ignore_english: bool = True) -> Counts:
     return _detector(lang, ignore_english).detect(text).counts
 
 
-__all__ = ["TLPODetector", "check_response", "clean_text", "get_confusion_point", "get_consistency"]
+__all__ = ["ScriptDetector", "check_response", "clean_text", "get_confusion_point", "get_consistency"]

@@ -1,5 +1,5 @@
 """Constant tables of the TLPO confusion detector (spec §2.1), shared by the fast detector
-(`langlock.detect.tlpo`) and the plain reference implementation (`tests/_tlpo_detector_reference.py`).
+(`langlock.detect.script`) and the plain reference implementation (`tests/_script_detector_reference.py`).
 
 These are data, reproduced exactly because every verdict depends on them: Unicode-name substrings that mark
 a target script or an ignorable character, code-point blocks, the characters deleted before analysis, the

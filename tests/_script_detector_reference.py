@@ -2,10 +2,10 @@
 
 Written the straightforward way the published detector is written: `unicodedata.name` looked up for every
 character, every rule tested in order, the text cleaned with one regex per stage, lines split twice, lingua
-called once per word, nothing cached. It is the oracle for the fast profile in `langlock.detect.tlpo`
+called once per word, nothing cached. It is the oracle for the fast profile in `langlock.detect.script`
 (identical verdicts) and the speed baseline in `benchmarks/bench_score.py`.
 
-Only the constant tables are shared with the fast detector (`langlock.detect.tlpo_tables`); the rules are
+Only the constant tables are shared with the fast detector (`langlock.detect.script_tables`); the rules are
 re-stated here independently. The unit-word alternation uses the same pinned order (longest first).
 
 API (same as the published module): `check_response(text, lang, ignore_english=True)` -> 6-tuple,
@@ -18,7 +18,7 @@ import functools
 import re
 import unicodedata
 
-from langlock.detect import tlpo_tables as T
+from langlock.detect import script_tables as T
 from langlock.detect.segment import jieba_cut, mecab_wakati
 
 

@@ -5,10 +5,10 @@ This one is for a shared, busy machine: CPU time (`time.process_time`) is much l
 processes than wall time. It scores every judgeable completion of an LCB outputs CSV (tr and vi have no TLPO
 rule) with fresh detectors after the same 300-completion warm-up as bench_score ("cold": each new word still
 costs a lingua call), then again with the caches full ("warm"), for both `ignore_english` settings; and it
-runs the plain per-character reference (`tests/_tlpo_detector_reference.py`) on every Nth completion, checking
+runs the plain per-character reference (`tests/_script_detector_reference.py`) on every Nth completion, checking
 identical verdicts.
 
-Usage: .venv/bin/python benchmarks/bench_tlpo_detector.py [--lcb-dir ../shared/lcb] [--model command-r-plus]
+Usage: .venv/bin/python benchmarks/bench_script_detector.py [--lcb-dir ../shared/lcb] [--model command-r-plus]
        [--reference-every 10]
 Last line: RESULT tlpo_cold_per_s=… tlpo_warm_per_s=… reference_per_s=… speedup=…  (CPU-time rates)
 """
@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the te
 
 from langlock.detect import (
     get_detector,  # noqa: E402
-    tlpo_clean,  # noqa: E402
+    script_clean,  # noqa: E402
 )
-from langlock.detect import tlpo as tlpo_fast  # noqa: E402
+from langlock.detect import script as tlpo_fast  # noqa: E402
 from langlock.languages import TLPO_LANGUAGES  # noqa: E402
 
-import _tlpo_detector_reference as tlpo_reference  # noqa: E402
+import _script_detector_reference as tlpo_reference  # noqa: E402
 
 
 def _timed(fn, items):
@@ -88,7 +88,7 @@ def main() -> None:
     texts = [text for _, text in rows[:1000]]
     published = tlpo_reference.unit_word_regex()
     _, pub_cpu, pub_out = _timed(lambda t: published.sub("", t), texts)
-    _, trie_cpu, trie_out = _timed(lambda t: tlpo_clean._UNIT_RE.sub("", t), texts)
+    _, trie_cpu, trie_out = _timed(lambda t: script_clean._UNIT_RE.sub("", t), texts)
     print(f"unit-word regex: published form {pub_cpu / len(texts) * 1e6:.0f} us, trie "
           f"{trie_cpu / len(texts) * 1e6:.0f} us per completion (identical output: {pub_out == trie_out})")
     print(
