@@ -102,25 +102,6 @@ def _cli_values(args) -> dict:
     return vals
 
 
-def build_plan(cfg: dict):
-    """Resolved config -> MergePlan (validates inputs; reads headers only)."""
-    from ..merge import plan as P
-    from ..merge.io import Checkpoint
-
-    m = cfg["method"]
-    if m == "layer-swap":
-        w = cfg["weights"]
-        if w is not None and len(w) != 2:
-            raise UsageError(f"--weights for layer-swap is w_task,w_lang (two numbers), got {w}")
-        return P.plan_layer_swap(Checkpoint(cfg["task_expert"], "task"), Checkpoint(cfg["lang_expert"], "lang"),
-                                 cfg["bottom"], cfg["top"], cfg["transition_bottom"], cfg["transition_top"],
-                                 tuple(w) if w else None, cfg["non_layer"], cfg["dtype"])
-    if m == "soup":
-        return P.plan_soup([Checkpoint(p) for p in cfg["models"]], cfg["weights"], cfg["dtype"])
-    return P.plan_ties(Checkpoint(cfg["base"], "base"), [Checkpoint(p) for p in cfg["models"]], cfg["density"],
-                       cfg["lambda"], cfg["trim"], cfg["weights"], cfg["majority"], cfg["normalize"], cfg["dtype"])
-
-
 def run(args) -> int:
     m = args.merge_method
     if m == "apply-adapter":
@@ -138,33 +119,8 @@ def run(args) -> int:
         print(f"wrote {args.out}/analysis_layers.csv, analysis_modules.csv, analysis.json, analysis.png")
         return 0
 
-    from ..io_utils import write_text_atomic
-    from ..merge.config import load_config_file, resolve
-    from ..merge.execute import print_plan, run_plan
-    from ..merge.io import check_output_dir, finished_merge
-    from ..merge.mergekit_export import to_mergekit_yaml
+    from ..merge.run import run_merge
 
-    cfg = resolve(m, load_config_file(args.config) if args.config else None, _cli_values(args))
-    out = cfg["output"]
-    if out is None and not (args.dry_run or args.emit_mergekit):
-        raise UsageError("missing OUT (the output directory), or use --dry-run / --emit-mergekit")
-    if out is not None and not args.dry_run and not args.emit_mergekit:
-        if not args.overwrite and finished_merge(out, cfg):
-            print(f"{out} already holds this merge (same settings); nothing to do")
-            return 0
-        check_output_dir(out, args.overwrite)  # fail before reading anything
-    plan = build_plan(cfg)
-    if args.dry_run:
-        print_plan(plan, cfg["max_shard_size"])
-        return 0
-    if args.emit_mergekit:
-        text = to_mergekit_yaml(plan)
-        if args.emit_mergekit == "-":
-            print(text, end="")
-        else:
-            write_text_atomic(args.emit_mergekit, text)
-            print(f"wrote {args.emit_mergekit}")
-        return 0
-    run_plan(plan, out, cfg, cfg["max_shard_size"], args.overwrite, to_mergekit_yaml(plan))
-    print(f"wrote {out}")
+    print(run_merge(m, args.config, _cli_values(args), overwrite=args.overwrite, dry_run=args.dry_run,
+                    emit_mergekit=args.emit_mergekit))
     return 0
