@@ -26,47 +26,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _read_lines(path: str):
-    from ..errors import InputError
-
-    if path == "-":
-        data = sys.stdin.buffer.read()
-        name = "<stdin>"
-    else:
-        from pathlib import Path
-
-        p = Path(path)
-        if p.is_dir():
-            raise InputError(f"{path}: is a directory, expected a file")
-        if not p.exists():
-            raise InputError(f"{path}: no such file")
-        data, name = p.read_bytes(), path
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{name}: not valid UTF-8 (byte offset {err.start})") from None
-    return name, text.splitlines()
-
-
 def run(args) -> int:
-    from ..detect import get_detector
-    from ..errors import InputError
+    from ..detect.lines import detect_lines
 
-    detector = get_detector(args.profile, args.lang, **detector_options(args))
-    name, lines = _read_lines(args.input)
-    out = []
-    for n, line in enumerate(lines, 1):
-        if args.jsonl:
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                text = obj["text"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError(f"{name}:{n}: expected a JSON object with a 'text' field") from None
-        else:
-            text = line
-        det = detector.detect(text)
-        out.append(json.dumps({"text": text, **det.to_dict(with_lines=args.lines)}, ensure_ascii=False))
-    sys.stdout.write("".join(s + "\n" for s in out))
+    rows = detect_lines(args.input, args.lang, args.profile, jsonl=args.jsonl, with_lines=args.lines,
+                        **detector_options(args))
+    sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return 0
