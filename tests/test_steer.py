@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from _steer_fixtures import manual_head_outputs, tiny_gemma3, tiny_llama, tiny_qwen2
 from langlock.errors import InputError, UsageError
 from langlock.steer.arch import attention_layers, model_fingerprint, model_shape
 from langlock.steer.hooks import SteerHooks
-
-from _steer_fixtures import manual_head_outputs, tiny_gemma3, tiny_llama, tiny_qwen2
 
 BUILDERS = {"llama": tiny_llama, "qwen2": tiny_qwen2, "gemma3": tiny_gemma3}
 IDS = [[5, 17, 90, 33, 120, 7, 64, 200, 11], [3, 44, 101, 9, 250, 60, 61, 62, 8]]
