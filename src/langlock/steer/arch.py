@@ -64,11 +64,10 @@ def model_shape(model) -> tuple[int, int, int]:
 
 
 def _sample(t) -> list[float]:
-    import torch
-
-    flat = t.detach().reshape(-1).float().cpu()
-    idx = torch.linspace(0, flat.numel() - 1, SAMPLES_PER_TENSOR).round().long()
-    return [float(x) for x in flat[idx]]
+    flat = t.detach().reshape(-1)
+    n, k = flat.numel(), SAMPLES_PER_TENSOR
+    idx = [i * (n - 1) // (k - 1) for i in range(k)]  # exact integers (a float linspace overruns large tensors)
+    return [float(flat[i].float()) for i in idx]
 
 
 def model_fingerprint(model) -> dict:
