@@ -59,3 +59,23 @@ def examples(language: str, task: str, shots: int) -> list[dict]:
         messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
     return messages
 
+
+
+def demonstrations(language: str) -> list[tuple[str, str]]:
+    """(prompt, answer) pairs whose answer is in `language`, for the SITE task embedding and fit
+    (`langlock.steer`): each exchange of the language as asked (a question in the language), then the same
+    answer to the English question under each of the cross-lingual instructions. Never evaluation prompts."""
+    language = check_language(language)
+    data = _data()
+    if language not in data["exchanges"]:
+        raise UsageError(f"no built-in examples for {language!r}; pass your own (prompt/answer JSONL)")
+    pairs: list[tuple[str, str]] = []
+    for topic, (question, answer) in enumerate(data["exchanges"][language]):
+        pairs.append((question, answer))
+        if language == "en" or topic >= len(data["english_questions"]):
+            continue
+        english = data["english_questions"][topic]
+        for instr in data["instructions"]:
+            text = instr["text"].format(language=LANGUAGE_NAMES[language])
+            pairs.append((f"{text} {english}" if instr["location"] == "start" else f"{english} {text}", answer))
+    return pairs

@@ -9,7 +9,8 @@ resumable log) and, at the end, `results.json` (`langlock.results`, kind ``bench
 as confusion) and `tlpo-en-neutral/` (English ignored).
 
 Per-language decoding: `BenchConfig.locks` maps a language to `LanguageLock` options; that language's prompts
-decode under its lock and every other prompt decodes unchanged (`generate_all`).
+decode under its lock and every other prompt decodes unchanged (`generate_all`). `BenchConfig.steer` lists SITE
+steering files (`langlock.steer`, one per language) the same way: each prompt of a file's language is steered.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class BenchConfig:
     #: hf: language -> LanguageLock options {"mode", "entropy_threshold", ...}; a lock applies to the prompts
     #: of its language only, the others decode unchanged
     locks: dict = field(default_factory=dict)
+    #: hf: SITE steering files (one per language, `langlock steer fit`); a file steers its language's prompts
+    steer: list = field(default_factory=list)
+    steer_decode_scale: float = 0.0
 
     def __post_init__(self):
         from ..languages import check_language
@@ -122,6 +126,8 @@ def build_generator(cfg: BenchConfig) -> Generator:
                               dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads)
     if cfg.locks:
         raise UsageError("--lock works with --backend hf only")
+    if cfg.steer:
+        raise UsageError("--steer works with --backend hf only")
     if cfg.backend == "openai":
         if not cfg.base_url or not cfg.model:
             raise UsageError("--backend openai needs --base-url URL and --model NAME (the server's model name)")
@@ -142,21 +148,50 @@ def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
     return {"model": model_label(cfg), "backend": cfg.backend, "settings": cfg.settings.to_dict(),
             "chat_template_sha256": described.get("chat_template_sha256"),
             **({"prompt_format": fmt} if fmt and fmt != "chat" else {}),
-            **({"locks": cfg.locks} if cfg.locks else {})}
+            **({"locks": cfg.locks} if cfg.locks else {}),
+            **({"steer": steer_identity(cfg)} if cfg.steer else {})}
 
 
-def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done) -> None:
+def steer_identity(cfg: BenchConfig) -> dict:
+    """The steering files by content (sha256) and the decode scale: a resume with other files is refused."""
+    import hashlib
+
+    from ..errors import InputError
+
+    files = []
+    for p in cfg.steer:
+        if not Path(p).is_file():
+            raise InputError(f"steering file {p} does not exist")
+        files.append([Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest()])
+    return {"files": files, "decode_scale": cfg.steer_decode_scale}
+
+
+def build_steering(cfg: BenchConfig, gen: Generator):
+    """The `langlock.steer.Steering` of `cfg.steer` on the generator's model (None without files); files
+    fitted for another model or another prompt rendering are refused here, before the run folder is touched."""
+    if not cfg.steer:
+        return None
+    if not hasattr(gen, "renderer"):
+        raise UsageError("--steer works with --backend hf only")
+    from ..steer.apply import load_steering
+
+    return load_steering(gen.model, cfg.steer, gen.renderer.format, cfg.steer_decode_scale)
+
+
+def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done, steer=None) -> None:
     """Generate `prompts` in one call of the backend. With `cfg.locks` (hf only) each row carries its language
     and the core applies that language's lock to it (`inference.lock.LockFactory`); other languages decode
     unchanged. Sampling is seeded per prompt, so which prompts share a batch changes no completion."""
     items = [PromptItem(p.key, p.prompt, language=p.language) for p in prompts]
-    if not cfg.locks:
+    if not cfg.locks and not cfg.steer:
         gen.generate(items, cfg.settings, on_done)
         return
     from ..generate.hf import DecodeOptions
     from ..inference.lock import LockFactory
 
-    gen.generate(items, cfg.settings, on_done, DecodeOptions(processors=LockFactory(gen.tokenizer, cfg.locks)))
+    steer = steer if steer is not None else build_steering(cfg, gen)
+    gen.generate(items, cfg.settings, on_done, DecodeOptions(
+        processors=LockFactory(gen.tokenizer, cfg.locks) if cfg.locks else None, steer=steer))
 
 
 def _progress(total: int, enabled: bool):
@@ -172,6 +207,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
     prompts = collect_prompts(cfg)
     gen = generator or build_generator(cfg)
     gen.prepare([PromptItem(p.key, p.prompt) for p in prompts])
+    steering = build_steering(cfg, gen)
     if cfg.limit:
         print(f"langlock bench: SUBSET — first {cfg.limit} prompt(s) per source and language "
               f"({len(prompts)} prompts); numbers are not comparable with the full benchmark", file=sys.stderr)
@@ -217,7 +253,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
             raise KeyboardInterrupt
 
     try:
-        generate_all(gen, cfg, todo, on_done)
+        generate_all(gen, cfg, todo, on_done, steer=steering)
     finally:
         bar.close()
         glog.close()
@@ -240,6 +276,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         "subset": bool(cfg.limit),
         "generation": cfg.settings.to_dict(),
         "locks": cfg.locks,
+        **({"steer": steer_identity(cfg)} if cfg.steer else {}),
         "benchmark_standard_decoding": cfg.settings.is_benchmark_standard(),
         "generator": gen.describe(),
         "generator_at_start": started_with,  # what generated the first completions (a resume may differ)

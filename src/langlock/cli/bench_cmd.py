@@ -62,6 +62,11 @@ def register(sub) -> None:
                                                   "(off-target scripts); other languages decode unchanged")
     b.add_argument("--lock-mode", default="suppress", choices=("suppress", "penalize"))
     b.add_argument("--lock-entropy", type=float, help="lock only at steps above this entropy (nats)")
+    b.add_argument("--steer", nargs="+", default=[], metavar="FILE",
+                   help="hf: SITE steering files (`langlock steer fit`, one per language); each steers the prompts "
+                        "of its language")
+    b.add_argument("--steer-decode-scale", type=float, default=0.0, metavar="S",
+                   help="hf: also inject at every generated token with S x the selection (default 0: prefill only)")
     s = p.add_argument_group("scoring")
     s.add_argument("--reference-model", help="builtin-retention: measure KL(model || reference)")
     s.add_argument("--english-words", metavar="PATH", help="lcb profile: English word list (e.g. the benchmark's `words`)")
@@ -89,6 +94,7 @@ def config_from_args(args):
         lcb_options={"english_words": args.english_words, "lid_model": args.lid_model}, progress=args.progress,
         generate_only=args.generate_only,
         locks={args.lock: {"mode": args.lock_mode, "entropy_threshold": args.lock_entropy}} if args.lock else {},
+        steer=args.steer, steer_decode_scale=args.steer_decode_scale,
     )
 
 

@@ -20,11 +20,13 @@ greedy; `DecodeOptions.num_beams > 1` is transformers' beam search (no sampling)
 
 Logits processors run before the sampler: the generator-wide `lock` (bench's `--lock`), then the row's own
 processors from `DecodeOptions.processors(language)` (e.g. a `LanguageLock` for each row's language), so one
-batch may mix languages.
+batch may mix languages. `DecodeOptions.steer` (a `langlock.steer.Steering`) steers each row's forward passes
+by its language the same way (SITE: per-head injection at the last prompt token).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -123,11 +125,14 @@ class DecodeOptions:
         row per batch, so return cached objects (`inference.lock.LockFactory`). Rows whose lists are the same
         objects share one call on their rows.
     keep_logits: put the raw next-token logits of every kept step in `Completion.logits` (sampling only).
+    steer: a `langlock.steer.Steering` built on this generator's model: each row is steered by its language's
+        file (rows of other languages run unchanged).
     """
 
     num_beams: int = 1
     processors: Callable[[str | None], Sequence] | None = None
     keep_logits: bool = False
+    steer: object = None
 
     def __post_init__(self):
         if self.num_beams < 1:
@@ -273,7 +278,9 @@ class HFGenerator(Generator):
             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, **extra,
         )
         procs = self.processors(batch, settings, options)
-        with torch.inference_mode():
+        steer = (options.steer.apply([p.language for p, _ in batch for _ in range(options.num_beams)])
+                 if options.steer is not None else contextlib.nullcontext())
+        with torch.inference_mode(), steer:
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
                                       logits_processor=LogitsProcessorList(procs))
         logits = torch.stack(out.logits, dim=1) if options.keep_logits else None  # [B, steps, V]
