@@ -134,3 +134,40 @@ def test_route_unknown_adapter_is_a_usage_error(routed):
     with pytest.raises(UsageError, match="unknown adapter"):
         gen.generate([PromptItem("a", "hi", adapter="fr")], GenerationSettings(max_new_tokens=2, temperature=0),
                      lambda c: None)
+
+
+def test_bench_route_writes_routing_accuracy_and_per_row_adapters(tmp_path, lcb_dir, capsys):
+    import json
+
+    from langlock.cli.main import main
+
+    base = make_model_dir(tmp_path / "base")
+    lib = tmp_path / "lib"
+    for i, lang in enumerate(("ko", "de")):
+        make_adapter_dir(base, tmp_path / lang, seed=20 + i)
+        assert main(["adapters", "add", str(lib), str(tmp_path / lang), "--language", lang]) == 0
+    common = ["bench", "--adapters", str(lib), "--lcb-dir", str(lcb_dir / "test_sets"), "--langs", "ko,de,fr",
+              "--sources", "okapi", "--limit", "2", "--max-new-tokens", "3", "--temperature", "0", "--no-progress"]
+    runs = {}
+    for route in ("requested", "detected"):
+        out = tmp_path / route
+        assert main([*common, "--route", route, "-o", str(out)]) == 0
+        results = json.loads((out / "results.json").read_text("utf-8"))
+        gens = [json.loads(x) for x in (out / "generations.jsonl").read_text("utf-8").splitlines()]
+        runs[route] = results, gens
+    results, gens = runs["requested"]
+    routing = results["routing"]
+    assert routing["table"] == {"de": "de", "ko": "ko"} and results["generator"]["adapters"] == ["de", "ko"]
+    assert routing["overall"]["language_accuracy"] == 1.0 and routing["overall"]["n"] == len(gens) == 10
+    assert {(g["language"], g["adapter"]) for g in gens} == {("ko", "ko"), ("de", "de"), ("fr", "__base__")}
+    results, gens = runs["detected"]  # cross-lingual prompts are English: they go to the base
+    cross = [g for g in gens if g["task"] == "crosslingual"]
+    assert cross and all(g["adapter"] == "__base__" for g in cross)
+    assert results["routing"]["per_task"]["crosslingual"]["language_accuracy"] == 0.0
+    assert results["routing"]["per_task"]["monolingual"]["language_accuracy"] == 1.0
+    same = {g["key"]: g["completion"] for g in runs["requested"][1] if g["task"] == "monolingual"}
+    assert same == {g["key"]: g["completion"] for g in gens if g["task"] == "monolingual"}
+    capsys.readouterr()
+    assert main([*common, "--backend", "openai", "--base-url", "http://127.0.0.1:9", "--model", "m",
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "--backend hf only" in capsys.readouterr().err

@@ -71,6 +71,9 @@ class BenchConfig:
     #: hf: language -> LanguageLock options {"mode", "entropy_threshold", ...}; a lock applies to the prompts
     #: of its language only, the others decode unchanged
     locks: dict = field(default_factory=dict)
+    #: hf: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
+    adapters: str | None = None
+    route: str = "oracle"
 
     def __post_init__(self):
         from ..languages import check_language
@@ -106,6 +109,8 @@ def model_label(cfg: BenchConfig) -> str:
         return cfg.model or "openai"
     if cfg.backend == "file":
         return "file"
+    if cfg.adapters:  # routed adapters of a library
+        return f"{Path(cfg.adapters).name}-{cfg.route}"
     path = Path(str(cfg.model))
     name = path.name
     if name == "model" and (path / "adapter_config.json").is_file():
@@ -114,6 +119,13 @@ def model_label(cfg: BenchConfig) -> str:
 
 
 def build_generator(cfg: BenchConfig) -> Generator:
+    if cfg.adapters:
+        from ..adapters.bench import generator_options
+
+        opts = generator_options(cfg)
+        return make_generator("hf", **opts, batch_size=cfg.batch_size, device=cfg.device,
+                              max_batch_tokens=cfg.max_batch_tokens, dtype=cfg.dtype, cache_dir=cfg.cache_dir,
+                              threads=cfg.threads)
     if cfg.backend in ("hf", "vllm") and not cfg.model:
         raise UsageError(f"--backend {cfg.backend} needs --model")
     if cfg.backend == "hf":
@@ -142,14 +154,26 @@ def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
     return {"model": model_label(cfg), "backend": cfg.backend, "settings": cfg.settings.to_dict(),
             "chat_template_sha256": described.get("chat_template_sha256"),
             **({"prompt_format": fmt} if fmt and fmt != "chat" else {}),
-            **({"locks": cfg.locks} if cfg.locks else {})}
+            **({"locks": cfg.locks} if cfg.locks else {}),
+            **(_adapters_identity(cfg) if cfg.adapters else {})}
 
 
-def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done) -> None:
+def _adapters_identity(cfg: BenchConfig) -> dict:
+    from ..adapters.bench import identity
+
+    return identity(cfg)
+
+
+def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done,
+                 routes: dict[str, str] | None = None) -> None:
     """Generate `prompts` in one call of the backend. With `cfg.locks` (hf only) each row carries its language
     and the core applies that language's lock to it (`inference.lock.LockFactory`); other languages decode
-    unchanged. Sampling is seeded per prompt, so which prompts share a batch changes no completion."""
-    items = [PromptItem(p.key, p.prompt, language=p.language) for p in prompts]
+    unchanged. With `routes` (prompt key -> adapter name) each row carries its adapter (PEFT mixed batches).
+    Sampling is seeded per prompt, so which prompts share a batch changes no completion."""
+    routes = routes or {}
+    items = [PromptItem(p.key, p.prompt, language=p.language,
+                        adapter=None if routes.get(p.key, "__base__") == "__base__" else routes[p.key])
+             for p in prompts]
     if not cfg.locks:
         gen.generate(items, cfg.settings, on_done)
         return
@@ -193,6 +217,11 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
     else:
         write_json_atomic(run_file, {"identity": identity, "generator": gen.describe(),
                                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    routes, routing = {}, None
+    if cfg.adapters:
+        from ..adapters.bench import plan_routes
+
+        routes, routing = plan_routes(cfg, prompts)
     glog = GenerationLog(out / LOG_NAME)
     by_key = {p.key: p for p in prompts}
     if len(by_key) != len(prompts):
@@ -210,14 +239,14 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         p = by_key[c.key]
         glog.append({"key": c.key, "task": p.task, "source": p.source, "language": p.language, "id": p.id,
                      "prompt": p.prompt, "completion": c.text, "finish_reason": c.finish_reason,
-                     "n_tokens": c.n_tokens})
+                     "n_tokens": c.n_tokens, **({"adapter": routes[c.key]} if routes else {})})
         new += 1
         bar.update(1)
         if stop_after is not None and new >= stop_after:
             raise KeyboardInterrupt
 
     try:
-        generate_all(gen, cfg, todo, on_done)
+        generate_all(gen, cfg, todo, on_done, routes)
     finally:
         bar.close()
         glog.close()
@@ -240,6 +269,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         "subset": bool(cfg.limit),
         "generation": cfg.settings.to_dict(),
         "locks": cfg.locks,
+        **({"routing": routing} if routing else {}),  # routing accuracy, apart from the pass rates
         "benchmark_standard_decoding": cfg.settings.is_benchmark_standard(),
         "generator": gen.describe(),
         "generator_at_start": started_with,  # what generated the first completions (a resume may differ)
