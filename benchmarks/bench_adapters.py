@@ -3,7 +3,7 @@
 Four rank-16 LoRA adapters on the attention and MLP projections of SmolLM2-135M-Instruct (random B matrices:
 the speed of a LoRA does not depend on what it learned) are registered in a throw-away adapter library
 (`langlock.adapters`) and merged into one (`linear`, PEFT `add_weighted_adapter`). Then the same 16 prompts
-(4 each of de, es, fr, it from the built-in confusion suite, both tasks, one batch) are generated greedily by
+(4 each of de, es, fr, ko from the built-in confusion suite, one batch) are generated greedily by
 
 - base: the base model alone;
 - routed: the base with the four adapters attached, each row routed to its language's adapter in one mixed
@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-LANGS = ("de", "es", "fr", "it")
+LANGS = ("de", "es", "fr", "ko")
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     from langlock.suites import load_suite
 
     torch.set_num_threads(args.threads)
-    pool = load_suite("builtin-confusion", task="all", langs=",".join(LANGS))
+    pool = load_suite("builtin-confusion", task="monolingual", langs=",".join(LANGS))
     picked = [p for lang in LANGS for p in [q for q in pool if q.language == lang][: args.per_language]]
     n = len(picked)
     with tempfile.TemporaryDirectory() as tmp:
