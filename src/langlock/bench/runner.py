@@ -75,6 +75,9 @@ class BenchConfig:
     #: hf: SITE steering files (one per language, `langlock steer fit`); a file steers its language's prompts
     steer: list = field(default_factory=list)
     steer_decode_scale: float = 0.0
+    #: hf: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
+    adapters: str | None = None
+    route: str = "oracle"
 
     def __post_init__(self):
         from ..languages import check_language
@@ -110,6 +113,8 @@ def model_label(cfg: BenchConfig) -> str:
         return cfg.model or "openai"
     if cfg.backend == "file":
         return "file"
+    if cfg.adapters:  # routed adapters of a library
+        return f"{Path(cfg.adapters).name}-{cfg.route}"
     path = Path(str(cfg.model))
     name = path.name
     if name == "model" and (path / "adapter_config.json").is_file():
@@ -118,6 +123,13 @@ def model_label(cfg: BenchConfig) -> str:
 
 
 def build_generator(cfg: BenchConfig) -> Generator:
+    if cfg.adapters:
+        from ..adapters.bench import generator_options
+
+        opts = generator_options(cfg)
+        return make_generator("hf", **opts, batch_size=cfg.batch_size, device=cfg.device,
+                              max_batch_tokens=cfg.max_batch_tokens, dtype=cfg.dtype, cache_dir=cfg.cache_dir,
+                              threads=cfg.threads)
     if cfg.backend in ("hf", "vllm") and not cfg.model:
         raise UsageError(f"--backend {cfg.backend} needs --model")
     if cfg.backend == "hf":
@@ -149,7 +161,14 @@ def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
             "chat_template_sha256": described.get("chat_template_sha256"),
             **({"prompt_format": fmt} if fmt and fmt != "chat" else {}),
             **({"locks": cfg.locks} if cfg.locks else {}),
-            **({"steer": steer_identity(cfg)} if cfg.steer else {})}
+            **({"steer": steer_identity(cfg)} if cfg.steer else {}),
+            **(_adapters_identity(cfg) if cfg.adapters else {})}
+
+
+def _adapters_identity(cfg: BenchConfig) -> dict:
+    from ..adapters.bench import identity
+
+    return identity(cfg)
 
 
 def steer_identity(cfg: BenchConfig) -> dict:
@@ -178,11 +197,17 @@ def build_steering(cfg: BenchConfig, gen: Generator):
     return load_steering(gen.model, cfg.steer, gen.renderer.format, cfg.steer_decode_scale)
 
 
-def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done, steer=None) -> None:
-    """Generate `prompts` in one call of the backend. With `cfg.locks` (hf only) each row carries its language
-    and the core applies that language's lock to it (`inference.lock.LockFactory`); other languages decode
-    unchanged. Sampling is seeded per prompt, so which prompts share a batch changes no completion."""
-    items = [PromptItem(p.key, p.prompt, language=p.language) for p in prompts]
+def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done, steer=None,
+                 routes: dict[str, str] | None = None) -> None:
+    """Generate `prompts` in one call of the backend. Each row carries its language: with `cfg.locks` (hf only)
+    the core applies that language's lock to it (`inference.lock.LockFactory`), with steering files that
+    language's SITE embedding; other languages decode unchanged. With `routes` (prompt key -> adapter name)
+    each row carries its adapter (PEFT mixed batches). Sampling is seeded per prompt, so which prompts share a
+    batch changes no completion."""
+    routes = routes or {}
+    items = [PromptItem(p.key, p.prompt, language=p.language,
+                        adapter=None if routes.get(p.key, "__base__") == "__base__" else routes[p.key])
+             for p in prompts]
     if not cfg.locks and not cfg.steer:
         gen.generate(items, cfg.settings, on_done)
         return
@@ -229,6 +254,11 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
     else:
         write_json_atomic(run_file, {"identity": identity, "generator": gen.describe(),
                                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    routes, routing = {}, None
+    if cfg.adapters:
+        from ..adapters.bench import plan_routes
+
+        routes, routing = plan_routes(cfg, prompts)
     glog = GenerationLog(out / LOG_NAME)
     by_key = {p.key: p for p in prompts}
     if len(by_key) != len(prompts):
@@ -246,14 +276,14 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         p = by_key[c.key]
         glog.append({"key": c.key, "task": p.task, "source": p.source, "language": p.language, "id": p.id,
                      "prompt": p.prompt, "completion": c.text, "finish_reason": c.finish_reason,
-                     "n_tokens": c.n_tokens})
+                     "n_tokens": c.n_tokens, **({"adapter": routes[c.key]} if routes else {})})
         new += 1
         bar.update(1)
         if stop_after is not None and new >= stop_after:
             raise KeyboardInterrupt
 
     try:
-        generate_all(gen, cfg, todo, on_done, steer=steering)
+        generate_all(gen, cfg, todo, on_done, steer=steering, routes=routes)
     finally:
         bar.close()
         glog.close()
@@ -277,6 +307,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         "generation": cfg.settings.to_dict(),
         "locks": cfg.locks,
         **({"steer": steer_identity(cfg)} if cfg.steer else {}),
+        **({"routing": routing} if routing else {}),  # routing accuracy, apart from the pass rates
         "benchmark_standard_decoding": cfg.settings.is_benchmark_standard(),
         "generator": gen.describe(),
         "generator_at_start": started_with,  # what generated the first completions (a resume may differ)

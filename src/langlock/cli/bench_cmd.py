@@ -60,6 +60,11 @@ def register(sub) -> None:
                    help="file: completions produced elsewhere (LCB outputs CSV, JSONL, lm-eval samples)")
     b.add_argument("--lock", metavar="LANG", help="hf: decode LANG's prompts under a LanguageLock for LANG "
                                                   "(off-target scripts); other languages decode unchanged")
+    b.add_argument("--adapters", metavar="LIB", help="hf: an adapter library (langlock adapters); each prompt is "
+                                                     "answered by its routed language's adapter (mixed batches)")
+    b.add_argument("--route", default="oracle", choices=("oracle", "requested", "detected"),
+                   help="with --adapters: the benchmark's language, the language the prompt asks for, or the "
+                        "prompt's detected language (default oracle)")
     b.add_argument("--lock-mode", default="suppress", choices=("suppress", "penalize"))
     b.add_argument("--lock-entropy", type=float, help="lock only at steps above this entropy (nats)")
     b.add_argument("--steer", nargs="+", default=[], metavar="FILE",
@@ -92,7 +97,7 @@ def config_from_args(args):
         concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
         completions=args.completions, reference_model=args.reference_model,
         lcb_options={"english_words": args.english_words, "lid_model": args.lid_model}, progress=args.progress,
-        generate_only=args.generate_only,
+        generate_only=args.generate_only, adapters=args.adapters, route=args.route,
         locks={args.lock: {"mode": args.lock_mode, "entropy_threshold": args.lock_entropy}} if args.lock else {},
         steer=args.steer, steer_decode_scale=args.steer_decode_scale,
     )

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "langlock.cli.analyze_cmd",
     "langlock.cli.sweep_cmd",
     "langlock.cli.steer_cmd",
+    "langlock.cli.adapters_cmd",
 )
 
 

@@ -55,13 +55,15 @@ BENCHMARK_DEFAULTS = GenerationSettings()
 @dataclass(frozen=True)
 class PromptItem:
     """One prompt to complete: `key` is unique within a run and stable across runs (it keys the log and the
-    prompt's seed). `language` (the row's target, for per-language logits processors) and `shots` (in-context
-    user / assistant turns placed before the prompt) are used by the `hf` backend."""
+    prompt's seed). `language` (the row's target, for per-language logits processors), `shots` (in-context
+    user / assistant turns placed before the prompt) and `adapter` (the name of the LoRA adapter, among those
+    the generator loaded, that answers this row; None: the base model) are used by the `hf` backend."""
 
     key: str
     text: str
     language: str | None = None
     shots: tuple[dict, ...] = ()
+    adapter: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,13 @@ one-hot choice that greedy decoding then takes. So a completion depends only on 
 not on batch size or which prompts share its batch (up to float noise from padding). `temperature=0` is
 greedy; `DecodeOptions.num_beams > 1` is transformers' beam search (no sampling).
 
-Logits processors run before the sampler: the generator-wide `lock` (bench's `--lock`), then the row's own
-processors from `DecodeOptions.processors(language)` (e.g. a `LanguageLock` for each row's language), so one
-batch may mix languages. `DecodeOptions.steer` (a `langlock.steer.Steering`) steers each row's forward passes
+Logits processors run before the sampler: each row's own processors from `DecodeOptions.processors(language)`
+(e.g. a `LanguageLock` for the row's language: bench's `--lock`), so one batch may mix languages. `DecodeOptions.steer` (a `langlock.steer.Steering`) steers each row's forward passes
 by its language the same way (SITE: per-head injection at the last prompt token).
+
+LoRA routing: `HFGenerator(adapters={name: dir})` loads the base with every adapter attached, unmerged
+(`models.adapter.load_adapters`), and each batch passes PEFT one adapter name per row (`PromptItem.adapter`,
+``"__base__"`` for None): PEFT's mixed-batch inference, so one batch serves rows of many adapters.
 """
 
 from __future__ import annotations
@@ -178,13 +181,17 @@ class HFGenerator(Generator):
 
     def __init__(self, model=None, *, model_obj=None, tokenizer=None, batch_size: int = 8,
                  device: str = "cpu", dtype: str = "float32", cache_dir=None, chat_template: bool | None = None,
-                 threads: int | None = None, max_batch_tokens: int = 4096):
+                 threads: int | None = None, max_batch_tokens: int = 4096, adapters: dict | None = None):
         if model_obj is None:  # load it
             from ..models import load_model_and_tokenizer
 
             model_obj, tokenizer, path = load_model_and_tokenizer(model, dtype=dtype, device=device,
                                                                   cache_dir=cache_dir)
             self.model_path = str(path)
+            if adapters:
+                from ..models.adapter import load_adapters
+
+                model_obj = load_adapters(model_obj, adapters, path)
         else:
             self.model_path = str(getattr(model_obj, "name_or_path", "") or model)
         if threads:
@@ -202,6 +209,8 @@ class HFGenerator(Generator):
             device = str(model_obj.device)
         self.device = device
         self.stop_ids = stop_token_ids(tokenizer, model_obj)
+        #: names of the LoRA adapters rows may be routed to (a PeftModel's, unmerged)
+        self.adapters = sorted(getattr(model_obj, "peft_config", {}) or {})
 
     @property
     def use_chat_template(self) -> bool:
@@ -221,6 +230,7 @@ class HFGenerator(Generator):
             "prompt_format": self.renderer.format,
             "stop_token_ids": self.stop_ids,
             "torch_threads": _torch_threads(),
+            **({"adapters": self.adapters} if self.adapters else {}),
         }
 
     def render(self, text: str, settings: GenerationSettings, shots: Sequence[dict] = ()) -> list[int]:
@@ -258,6 +268,21 @@ class HFGenerator(Generator):
             procs.append(SeededSampler(gens, settings.temperature, settings.top_p))
         return procs
 
+    def adapter_names(self, batch, num_beams: int = 1) -> list[str] | None:
+        """PEFT's per-row adapter names for `batch` (each repeated `num_beams` times: beams are rows, and PEFT
+        expands names itself only for a `num_beams` keyword, which the core passes in the generation config),
+        or None when the model has no adapters."""
+        names = [p.adapter or "__base__" for p, _ in batch]
+        if not self.adapters:
+            if any(p.adapter for p, _ in batch):
+                raise UsageError(f"a prompt asks for adapter {next(p.adapter for p, _ in batch if p.adapter)!r} "
+                                 "but the model has no adapters loaded")
+            return None
+        unknown = sorted({n for n in names if n != "__base__" and n not in self.adapters})
+        if unknown:
+            raise UsageError(f"unknown adapter(s) {', '.join(unknown)}; loaded: {', '.join(self.adapters)}")
+        return [n for n in names for _ in range(num_beams)]
+
     def generate_batch(self, batch, settings: GenerationSettings, options: DecodeOptions | None = None
                        ) -> list[Completion]:
         import torch
@@ -280,9 +305,11 @@ class HFGenerator(Generator):
         procs = self.processors(batch, settings, options)
         steer = (options.steer.apply([p.language for p, _ in batch for _ in range(options.num_beams)])
                  if options.steer is not None else contextlib.nullcontext())
+        routed = self.adapter_names(batch, options.num_beams)
         with torch.inference_mode(), steer:
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
-                                      logits_processor=LogitsProcessorList(procs))
+                                      logits_processor=LogitsProcessorList(procs),
+                                      **({} if routed is None else {"adapter_names": routed}))
         logits = torch.stack(out.logits, dim=1) if options.keep_logits else None  # [B, steps, V]
         sequences = out.sequences if options.keep_logits else out
         new = sequences[:, input_ids.shape[1]:].tolist()

@@ -3,7 +3,8 @@
 One place for the rules every loader shares (bench/compare via `load_model_and_tokenizer`, and
 `langlock merge apply-adapter`): an adapter directory holds `adapter_config.json` and
 `adapter_model.safetensors` (pickled `adapter_model.bin` is never loaded), and a merge that does not fit
-its base is one input error naming the first mismatch.
+its base is one input error naming the first mismatch. `load_adapters` attaches several adapters, unmerged, for
+PEFT's mixed-batch inference (`langlock.generate.hf` routes rows to them; `langlock.adapters` holds libraries).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def adapter_base(adapter: Path) -> str:
     return str(base)
 
 
+def _misfit(adapter: Path, base_label, err: Exception) -> InputError:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()] or [type(err).__name__]
+    detail = next((ln for ln in lines if "size mismatch" in ln), lines[0])
+    return InputError(f"{adapter}: adapter does not fit its base {base_label} ({detail[:300]})")
+
+
 def merge_adapter(model, adapter: Path, base_label: str | os.PathLike):
     """`model` with the LoRA `adapter` applied and folded into its weights (a plain transformers model)."""
     from peft import PeftModel
@@ -55,7 +62,27 @@ def merge_adapter(model, adapter: Path, base_label: str | os.PathLike):
     try:
         peft_model = PeftModel.from_pretrained(model, adapter, is_trainable=False)
     except (RuntimeError, ValueError, KeyError) as err:
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()] or [type(err).__name__]
-        detail = next((ln for ln in lines if "size mismatch" in ln), lines[0])
-        raise InputError(f"{adapter}: adapter does not fit its base {base_label} ({detail[:300]})") from None
+        raise _misfit(adapter, base_label, err) from None
     return peft_model.merge_and_unload()
+
+
+def load_adapters(model, adapters: dict[str, Path], base_label: str | os.PathLike):
+    """A `PeftModel` on `model` holding every adapter of `adapters` (name -> directory) under its name, not
+    merged: PEFT's mixed-batch inference (`generate(..., adapter_names=[...])`) picks one per row."""
+    from peft import PeftModel
+
+    if not adapters:
+        raise ValueError("no adapters to load")
+    peft_model = None
+    for name, path in adapters.items():
+        path = Path(path)
+        read_adapter_config(path)
+        try:
+            if peft_model is None:
+                peft_model = PeftModel.from_pretrained(model, path, adapter_name=name, is_trainable=False)
+            else:
+                peft_model.load_adapter(path, adapter_name=name, is_trainable=False)
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise _misfit(path, base_label, err) from None
+    peft_model.eval()
+    return peft_model
