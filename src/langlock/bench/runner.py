@@ -90,6 +90,10 @@ def collect_prompts(cfg: BenchConfig) -> list[BenchPrompt]:
         raise UsageError("pass exactly one of --lcb-dir DIR or --suite NAME")
     if cfg.lcb_dir:
         return load_lcb(cfg.lcb_dir, cfg.task, cfg.langs, cfg.sources, cfg.limit)
+    if cfg.suite == "lcb":  # the test sets `langlock lcb fetch` put into the cache
+        from ..lcb import cached_test_sets
+
+        return load_lcb(cached_test_sets(), cfg.task, cfg.langs, cfg.sources, cfg.limit)
     from ..suites import load_suite
 
     if cfg.sources:

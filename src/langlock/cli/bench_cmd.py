@@ -29,7 +29,8 @@ def register(sub) -> None:
     w.add_argument("--model", help="HF model directory, LoRA adapter directory (merged into its base), .gguf "
                                    "file, short name (smollm2-135m-instruct, gemma3-270m) or, with --backend openai, the served model name")
     w.add_argument("--lcb-dir", metavar="DIR", help="the benchmark's test_sets folder")
-    w.add_argument("--suite", choices=("builtin-confusion", "builtin-retention"), help="a built-in suite")
+    w.add_argument("--suite", choices=("lcb", "builtin-confusion", "builtin-retention"),
+                   help="lcb: the test sets `langlock lcb fetch` cached; or a built-in suite")
     w.add_argument("--task", default="all", choices=("monolingual", "crosslingual", "all"))
     w.add_argument("--langs", help="comma-separated language codes (default: all)")
     w.add_argument("--sources", help="comma-separated LCB sources (folder names or source values)")
