@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "langlock.cli.analyze_cmd",
     "langlock.cli.sweep_cmd",
     "langlock.cli.lcb_cmd",
+    "langlock.cli.models_cmd",
 )
 
 
