@@ -109,3 +109,16 @@ def test_lm_eval_command_offline_and_its_samples_score_identically(fetched, tmp_
                           "lcb_crosslingual_xx", "--include_path", str(include_path()), "--limit", "1"],
                          capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert bad.returncode != 0 and "lcb_crosslingual_xx" in bad.stderr + bad.stdout
+
+
+def test_shipped_yamls_are_what_the_generator_writes():
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import make_lmeval_tasks as gen
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    tasks = include_path()
+    assert (tasks / "_lcb_template_yaml").read_text(encoding="utf-8") == gen.TEMPLATE
+    assert (tasks / "lcb_crosslingual_ko.yaml").read_text(encoding="utf-8") == gen.task_yaml("crosslingual", "ko")
+    fr = (tasks / "lcb_monolingual_fr.yaml").read_text(encoding="utf-8")
+    assert fr == gen.task_yaml("monolingual", "fr") and "wpr" not in fr
