@@ -82,6 +82,9 @@ def test_metric_equals_langlock_score_on_released_outputs(lcb_dir, lang):
     assert 0.0 < row.metrics["lpr"] < 1.0  # not a trivial case
     assert utils.lpr(items) == row.metrics["lpr"] and utils.lcpr(items) == row.metrics["lcpr"]
     assert utils.wpr(items) == row.metrics["wpr"]  # None for fr: WPR does not apply
+    # a task returns exactly the metrics its YAML lists (a group run fails on an unlisted one)
+    assert set(utils.process_results(recs[0].to_dict(), [recs[0].completion])) == \
+        ({"lpr", "wpr", "lcpr"} if lang == "ko" else {"lpr", "lcpr"})
 
 
 @pytest.mark.slow  # ~50 s on a busy 2-core machine: lm_eval's start-up

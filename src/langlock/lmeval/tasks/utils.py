@@ -8,6 +8,7 @@ items with langlock's own averaging (`langlock.score.metrics.aggregate`: rates p
 from __future__ import annotations
 
 from langlock.detect import get_detector
+from langlock.languages import WPR_LANGUAGES
 from langlock.score.metrics import GroupStats, aggregate
 
 PROFILE = "lcb"
@@ -26,11 +27,12 @@ def load_test_set(task: str, language: str, **_metadata) -> dict:
 
 
 def process_results(doc: dict, results: list) -> dict:
-    """One item per metric: [source, language, skipped, line_error, word_error, line_acc]."""
+    """One item per metric the task reports: [source, language, skipped, line_error, word_error, line_acc]."""
     det = get_detector(PROFILE, doc["language"]).detect(results[0])
     item = [doc["source"], doc["language"], bool(det.skipped), bool(det.line_error), bool(det.word_error),
             float(det.line_acc)]
-    return {"lpr": item, "wpr": item, "lcpr": item}
+    metrics = ("lpr", "wpr", "lcpr") if doc["language"] in WPR_LANGUAGES else ("lpr", "lcpr")  # as the YAML lists
+    return dict.fromkeys(metrics, item)
 
 
 def _language_rate(items, metric: str) -> float | None:
