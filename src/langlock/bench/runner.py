@@ -29,7 +29,7 @@ from ..generate import GenerationSettings, Generator, PromptItem, make_generator
 from ..io_utils import atomic_dir, write_json_atomic
 from ..results import stamp
 from .log import LOG_NAME, GenerationLog
-from .prompts import BenchPrompt, load_lcb
+from .prompts import BenchPrompt, load_lcb, load_prompt_file
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class BenchConfig:
     model: str | None = None
     lcb_dir: str | None = None
     suite: str | None = None
+    prompts: str | None = None  # a user's own prompt file (CSV or JSONL, `load_prompt_file`)
     task: str = "all"
     langs: str | None = None
     sources: str | None = None
@@ -93,10 +94,16 @@ class BenchConfig:
 
 
 def collect_prompts(cfg: BenchConfig) -> list[BenchPrompt]:
-    if bool(cfg.lcb_dir) == bool(cfg.suite):
-        raise UsageError("pass exactly one of --lcb-dir DIR or --suite NAME")
+    if sum(map(bool, (cfg.lcb_dir, cfg.suite, cfg.prompts))) != 1:
+        raise UsageError("pass exactly one of --lcb-dir DIR, --suite NAME or --prompts FILE")
+    if cfg.prompts:
+        return load_prompt_file(cfg.prompts, cfg.task, cfg.langs, cfg.sources, cfg.limit)
     if cfg.lcb_dir:
         return load_lcb(cfg.lcb_dir, cfg.task, cfg.langs, cfg.sources, cfg.limit)
+    if cfg.suite == "lcb":  # the test sets `langlock lcb fetch` put into the cache
+        from ..lcb import cached_test_sets
+
+        return load_lcb(cached_test_sets(), cfg.task, cfg.langs, cfg.sources, cfg.limit)
     from ..suites import load_suite
 
     if cfg.sources:
@@ -301,7 +308,8 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         "langlock_version": __version__,
         "command": " ".join(sys.argv),
         "model": model_label(cfg),
-        "prompt_set": cfg.lcb_dir and str(Path(cfg.lcb_dir).resolve()) or cfg.suite,
+        "prompt_set": (cfg.lcb_dir and str(Path(cfg.lcb_dir).resolve())
+                       or cfg.prompts and str(Path(cfg.prompts).resolve()) or cfg.suite),
         "task": cfg.task, "langs": cfg.langs, "sources": cfg.sources, "limit": cfg.limit,
         "subset": bool(cfg.limit),
         "generation": cfg.settings.to_dict(),

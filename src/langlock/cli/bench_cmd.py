@@ -1,7 +1,8 @@
 """`langlock bench`: generate completions with a model and measure its language confusion.
 
-Prompt sets: the benchmark's test sets (`--lcb-dir ../shared/lcb/test_sets`) or a built-in suite
-(`--suite builtin-confusion | builtin-retention`). Decoding defaults are the benchmark's (nucleus p=0.75,
+Prompt sets: the benchmark's test sets (`--lcb-dir ../shared/lcb/test_sets`, or `--suite lcb` after
+`langlock lcb fetch`), a built-in suite (`--suite builtin-confusion | builtin-retention`) or your own prompts
+(`--prompts FILE`: CSV or JSONL with `prompt`, `language` and optional `task`, `source`, `id`). Decoding defaults are the benchmark's (nucleus p=0.75,
 T=0.3, at most 100 new tokens). Completions are appended to OUTPUT_DIR/generations.jsonl as they finish: run
 the same command again after an interruption and it resumes without regenerating anything. Then both
 detector profiles score the run: results.json, metrics.csv, report.md (+ plots), lcb/ and tlpo/ details.
@@ -9,6 +10,8 @@ detector profiles score the run: results.json, metrics.csv, report.md (+ plots),
 Examples:
     langlock bench --model smollm2-135m-instruct --lcb-dir ../shared/lcb/test_sets --limit 4 -o runs/smol
     langlock bench --model smollm2-135m-instruct --suite builtin-confusion -o runs/smol-builtin
+    langlock bench --model smollm2-135m-instruct --suite lcb --langs ko --limit 2 -o runs/smol-ko  (after `langlock lcb fetch`)
+    langlock bench --model smollm2-135m-instruct --prompts my_prompts.jsonl -o runs/mine
     langlock bench --backend openai --base-url http://127.0.0.1:8080/v1 --model served-name --suite builtin-confusion -o runs/x
     langlock bench --backend file --completions outputs.csv --lcb-dir ../shared/lcb/test_sets -o runs/scored
     langlock bench --model runs/fixed --reference-model smollm2-135m-instruct --suite builtin-retention -o runs/ret
@@ -29,7 +32,10 @@ def register(sub) -> None:
     w.add_argument("--model", help="HF model directory, LoRA adapter directory (merged into its base), .gguf "
                                    "file, short name (smollm2-135m-instruct, gemma3-270m) or, with --backend openai, the served model name")
     w.add_argument("--lcb-dir", metavar="DIR", help="the benchmark's test_sets folder")
-    w.add_argument("--suite", choices=("builtin-confusion", "builtin-retention"), help="a built-in suite")
+    w.add_argument("--suite", choices=("lcb", "builtin-confusion", "builtin-retention"),
+                   help="lcb: the test sets `langlock lcb fetch` cached; or a built-in suite")
+    w.add_argument("--prompts", metavar="FILE", help="your own prompts: CSV or JSONL with prompt, language and "
+                                                     "optional task, source, id")
     w.add_argument("--task", default="all", choices=("monolingual", "crosslingual", "all"))
     w.add_argument("--langs", help="comma-separated language codes (default: all)")
     w.add_argument("--sources", help="comma-separated LCB sources (folder names or source values)")
@@ -89,7 +95,7 @@ def config_from_args(args):
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                   top_p=args.top_p, seed=args.seed, system_prompt=args.system_prompt)
     return BenchConfig(
-        output_dir=args.output_dir, model=args.model, lcb_dir=args.lcb_dir, suite=args.suite, task=args.task,
+        output_dir=args.output_dir, model=args.model, lcb_dir=args.lcb_dir, suite=args.suite, prompts=args.prompts, task=args.task,
         langs=args.langs, sources=args.sources, limit=args.limit, backend=args.backend, settings=settings,
         model_label=args.model_label, cache_dir=args.cache_dir, batch_size=args.batch_size, max_batch_tokens=args.max_batch_tokens,
         device=args.device,

@@ -36,6 +36,9 @@ COMMAND_MODULES = (
     "langlock.cli.sweep_cmd",
     "langlock.cli.steer_cmd",
     "langlock.cli.adapters_cmd",
+    "langlock.cli.lcb_cmd",
+    "langlock.cli.models_cmd",
+    "langlock.cli.lmeval_cmd",
 )
 
 

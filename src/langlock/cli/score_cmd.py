@@ -62,6 +62,9 @@ def register(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="bootstrap replicates for the 95%% intervals (0: none; default 1000, seed --seed)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="detect on N processes (same output byte for byte; pays off from a few thousand "
+                        "completions; docs/scale.md)")
     q = p.add_argument_group("answer validity (docs/quality.md)")
     q.add_argument("--quality", nargs="?", const="full", choices=("full", "cheap"),
                    help="judge answer validity and add VR and CPR: every signal incl. the judge model "
@@ -95,6 +98,8 @@ def run(args) -> int:
 
     if args.bootstrap < 0:
         raise UsageError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     records = read_records(args.files, max_chars=args.max_chars, model=args.model_name)
     opts = detector_options(args)
     verdicts, qinfo = None, {}
@@ -110,7 +115,7 @@ def run(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = score_records(records, args.profile, verdicts=verdicts, n_boot=args.bootstrap, seed=args.seed,
-                               **opts)
+                               workers=args.workers, **opts)
     for w in caught:
         print(f"langlock score: warning: {w.message}", file=sys.stderr)
     settings = {**detector_settings(args.profile, **opts), "files": [str(f) for f in args.files],

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..detect import Detection, get_detector
+from ..detect import Detection
 from ..languages import PROFILE_LANGUAGES, WPR_LANGUAGES
 from .intervals import DEFAULT_N_BOOT, DEFAULT_SEED, bootstrap_sums, percentile_interval
 from .records import Record
@@ -267,18 +267,20 @@ def add_intervals(rows: list[ResultRow], stats: list[GroupStats], profile: str, 
 
 
 def score_records(records: list[Record], profile: str = "lcb", verdicts=None, n_boot: int = DEFAULT_N_BOOT,
-                  seed: int = DEFAULT_SEED, **detector_options) -> ScoreReport:
+                  seed: int = DEFAULT_SEED, workers: int = 1, **detector_options) -> ScoreReport:
     """Judge every record with `profile` and aggregate. Languages the profile cannot judge are reported
     as not applicable (with a warning), never counted as passing. `verdicts` (one `Verdict` per record,
     see `langlock.quality.judge_records`) adds VR and CPR; every rate gets a bootstrap interval (`n_boot`
-    replicates, 0 = none)."""
+    replicates, 0 = none). `workers` > 1 detects on that many processes (`parallel`; identical result)."""
+    from .parallel import detect_records
+
     if verdicts is not None and len(verdicts) != len(records):
         raise ValueError(f"{len(verdicts)} verdicts for {len(records)} records")
     supported = PROFILE_LANGUAGES[profile]
     stats: dict[tuple[str, str, str, str], GroupStats] = {}
     samples: list[tuple[Record, Detection | None]] = []
     skipped_langs: set[str] = set()
-    detectors = {}
+    detections = detect_records(records, profile, workers, **detector_options)
     for k, rec in enumerate(records):
         valid = verdicts[k].valid if verdicts is not None else None
         key = (rec.task, rec.model, rec.source, rec.language)
@@ -290,10 +292,7 @@ def score_records(records: list[Record], profile: str = "lcb", verdicts=None, n_
             g.add(None)
             samples.append((rec, None))
             continue
-        det = detectors.get(rec.language)
-        if det is None:
-            det = detectors[rec.language] = get_detector(profile, rec.language, **detector_options)
-        d = det.detect(rec.completion)
+        d = detections[k]
         g.add(d, valid, profile)
         samples.append((rec, d))
     not_applicable = sorted(skipped_langs)
