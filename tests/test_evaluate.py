@@ -39,8 +39,9 @@ def _generations(out) -> list[dict]:
 
 
 def _direct(rows, language, profile, **opts) -> dict:
-    """Oracle: score the `language` completions alone and macro-average the per-task overall rows (what
-    compare computed before it read the bench reports)."""
+    """Oracle: score the `language` completions alone, judged with the cheap validity signals, and
+    macro-average the per-task overall rows (what compare computed before it read the bench reports)."""
+    from langlock.quality import judge_records
     from langlock.score.metrics import score_records
     from langlock.score.records import Record
 
@@ -48,7 +49,7 @@ def _direct(rows, language, profile, **opts) -> dict:
             for r in rows if r["language"] == language]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rep = score_records(recs, profile, **opts)
+        rep = score_records(recs, profile, verdicts=judge_records(recs), **opts)
     overall = [r.metrics for r in rep.rows if r.level == "overall"]
     out = {}
     for key in overall[0]:
@@ -70,7 +71,11 @@ def test_evaluate_reads_the_bench_reports_and_caches(model, tmp_path, monkeypatc
     assert m.lcb_lpr == pytest.approx(lcb["lpr"]) and m.lcb_lcpr == pytest.approx(lcb["lcpr"])
     assert m.lcb_lpr_mono == pytest.approx(lcb["per_task"]["monolingual"]["lpr"])
     assert m.lcb_lpr_cross == pytest.approx(lcb["per_task"]["crosslingual"]["lpr"])
-    assert m.en_lpr == pytest.approx(_direct(rows, "en", "lcb")["lpr"])
+    en = _direct(rows, "en", "lcb")
+    assert m.en_lpr == pytest.approx(en["lpr"]) and m.vr_en == pytest.approx(en["vr"])
+    assert m.vr_target == pytest.approx(lcb["vr"]) and m.cpr_target == pytest.approx(lcb["cpr"])
+    assert m.cpr_mono == pytest.approx(lcb["per_task"]["monolingual"]["cpr"])
+    assert m.cpr_cross == pytest.approx(lcb["per_task"]["crosslingual"]["cpr"])
     # 2 per task and language: ko has both tasks, English (the prompts' source language) only monolingual
     assert (m.n_target, m.n_english) == (4, 2)
     assert m.mean_chars_target == pytest.approx(sum(len(r["completion"]) for r in rows if r["language"] == "ko") / 4)

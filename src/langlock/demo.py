@@ -29,6 +29,9 @@ TABLE = (
     ("lcb_lpr", "ko LPR", 100, 1),
     ("lcb_wpr", "ko WPR", 100, 1),
     ("en_lpr", "en LPR", 100, 1),
+    ("vr_target", "ko VR", 100, 1),
+    ("cpr_target", "ko CPR", 100, 1),
+    ("cpr_cross", "ko CPR x", 100, 1),
     ("retention_acc", "retention", 100, 1),
     ("retention_acc_target", "ret. (ko)", 100, 1),
     ("kl_en", "KL(en)", 1, 4),
@@ -175,8 +178,9 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
                           title=f"langlock demo: {s.model}, fixing {DEMO_LANGUAGE}",
                           names=["before (base)", "LanguageLock", "TLPO", "TLPO training", "diagnose (all languages)"])
     out.write(f"\nbefore/after on held-out prompts (target {DEMO_LANGUAGE}; RPR = responses with no wrong-language "
-              "text, English counted as confusion; LPR/WPR = the benchmark's metric; retention = builtin-retention "
-              "accuracy (all / Korean items); KL = nats/token to the base on English prompts; the LanguageLock applies to "
+              "text, English counted as confusion; LPR/WPR = the benchmark's metric; VR = valid answers (no echo, loop or "
+              "near-empty answer); CPR = valid and passing LPR, CPR x on the cross-lingual prompts; retention = "
+              "builtin-retention accuracy (all / Korean items); KL = nats/token to the base on English prompts; the LanguageLock applies to "
               "Korean requests only, English decodes as the base does):\n")
     out.write(before_after_table(summary))
     out.write(f"\nreport: {report} (also {root}/verify/compare.md, {root}/diagnose/report.md); "

@@ -46,6 +46,7 @@ def _finished(cfg) -> dict | None:
     if cfg.suite == "builtin-retention":
         kl = (res.get("retention") or {}).get("kl")
         return res if same and (kl or {}).get("reference_model") == cfg.reference_model else None
+    same = same and res.get("quality") == cfg.quality  # scored with these validity signals
     return res if same and all(name in res.get("profiles", {}) for name, _, _ in SCORINGS) else None
 
 
