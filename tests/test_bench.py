@@ -191,6 +191,13 @@ def test_retention_suite_reports_accuracy_and_kl(tiny_dir, tmp_path):
     csv_text = (tmp_path / "diff" / "metrics.csv").read_text()
     assert "kl_mean" in csv_text and "accuracy" in csv_text
     assert "KL(model" in (tmp_path / "diff" / "report.md").read_text()
+    # the likelihood checks: multiple choice and genuine-text NLL, paired against the reference (subset: --limit)
+    lk_same, lk_diff = same["retention"]["likelihood"], diff["retention"]["likelihood"]
+    assert set(lk_diff["mc"]["by_language"]) == {"en", "de"} and lk_diff["mc"]["by_language"]["en"]["n"] == 1
+    assert lk_same["nll"]["by_language"]["de"]["drift"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert lk_diff["nll"]["by_language"]["de"]["drift"]["mean"] != 0
+    report = (tmp_path / "diff" / "report.md").read_text()
+    assert "Multiple choice" in report and "NLL on genuine text" in report and "nll_drift" in csv_text
 
 
 def test_bench_accepts_a_lora_adapter_directory(tiny_dir, tmp_path):

@@ -81,6 +81,9 @@ def test_evaluate_reads_the_bench_reports_and_caches(model, tmp_path, monkeypatc
     assert m.mean_chars_target == pytest.approx(sum(len(r["completion"]) for r in rows if r["language"] == "ko") / 4)
     assert m.kl_en == pytest.approx(0.0, abs=1e-6)  # the reference is the model itself
     assert m.retention_acc is not None and m.retention_acc_target is not None
+    assert m.mc_acc in (0.0, 1.0) and m.mc_acc_target in (0.0, 1.0)  # --limit 1: one item per language
+    assert m.mc_delta == 0 and m.nll_drift_en == pytest.approx(0, abs=1e-6)  # the base is the model itself
+    assert m.nll_drift_target == pytest.approx(0, abs=1e-6)
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert (saved["schema"], saved["schema_version"], saved["kind"]) == ("langlock.results", 2, "evaluation")
     assert saved["reports"] == {"confusion": "confusion", "retention": "retention"}

@@ -28,6 +28,11 @@ METRICS = {
     "retention_acc": ("retention accuracy", True),
     "retention_acc_target": ("retention accuracy, target-language items", True),
     "kl_en": ("KL(model ‖ base), English", False),
+    "mc_acc": ("multiple-choice accuracy, English", True),
+    "mc_delta": ("multiple-choice change vs base, English (paired by item)", True),
+    "mc_acc_target": ("multiple-choice accuracy, target language", True),
+    "nll_drift_en": ("NLL drift vs base, English genuine text (nats/byte)", False),
+    "nll_drift_target": ("NLL drift vs base, target-language genuine text (nats/byte)", False),
     "mean_chars_target": ("answer length (chars)", None),  # shorter answers have fewer chances to drift
     "repetitive_target": ("repetitive answers, target language", False),  # a pass rate passes noise too
     "repetitive_en": ("repetitive answers, English", False),
@@ -59,6 +64,11 @@ class Metrics:
     retention_acc: float | None = None
     retention_acc_target: float | None = None
     kl_en: float | None = None
+    mc_acc: float | None = None
+    mc_delta: float | None = None
+    mc_acc_target: float | None = None
+    nll_drift_en: float | None = None
+    nll_drift_target: float | None = None
     mean_chars_target: float | None = None
     repetitive_target: float | None = None
     repetitive_en: float | None = None
@@ -146,8 +156,18 @@ def degeneracy(target: str, generations: list[dict]) -> dict:
 
 
 def retention_metrics(target: str, bench: dict) -> dict:
-    """Accuracy over every item and over the target language's items, and the KL, from a retention bench."""
+    """Accuracy over every item and over the target language's items, the KL, and the likelihood checks
+    (multiple-choice accuracy, its change against the base paired by item, NLL drift on genuine text) from a
+    retention bench."""
     ret = bench["retention"]
     by_lang = {r["language"]: r["accuracy"] for r in ret["accuracy"] if r["kind"] == "all"}
+    lk = ret.get("likelihood") or {}
+    mc = (lk.get("mc") or {}).get("by_language", {})
+    nll = (lk.get("nll") or {}).get("by_language", {})
     return {"retention_acc": by_lang.get("all"), "retention_acc_target": by_lang.get(target),
-            "kl_en": ret["kl"]["kl_mean"] if ret.get("kl") else None}
+            "kl_en": ret["kl"]["kl_mean"] if ret.get("kl") else None,
+            "mc_acc": (mc.get("en") or {}).get("accuracy"),
+            "mc_delta": ((mc.get("en") or {}).get("delta") or {}).get("mean"),
+            "mc_acc_target": (mc.get(target) or {}).get("accuracy") if target != "en" else None,
+            "nll_drift_en": ((nll.get("en") or {}).get("drift") or {}).get("mean"),
+            "nll_drift_target": ((nll.get(target) or {}).get("drift") or {}).get("mean") if target != "en" else None}
