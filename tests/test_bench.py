@@ -191,6 +191,13 @@ def test_retention_suite_reports_accuracy_and_kl(tiny_dir, tmp_path):
     csv_text = (tmp_path / "diff" / "metrics.csv").read_text()
     assert "kl_mean" in csv_text and "accuracy" in csv_text
     assert "KL(model" in (tmp_path / "diff" / "report.md").read_text()
+    # the likelihood checks: multiple choice and genuine-text NLL, paired against the reference (subset: --limit)
+    lk_same, lk_diff = same["retention"]["likelihood"], diff["retention"]["likelihood"]
+    assert set(lk_diff["mc"]["by_language"]) == {"en", "de"} and lk_diff["mc"]["by_language"]["en"]["n"] == 1
+    assert lk_same["nll"]["by_language"]["de"]["drift"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert lk_diff["nll"]["by_language"]["de"]["drift"]["mean"] != 0
+    report = (tmp_path / "diff" / "report.md").read_text()
+    assert "Multiple choice" in report and "NLL on genuine text" in report and "nll_drift" in csv_text
 
 
 def test_bench_accepts_a_lora_adapter_directory(tiny_dir, tmp_path):
@@ -220,3 +227,36 @@ def test_excerpt_marks_the_point_and_escapes_only_for_markdown():
     assert excerpt(text, at, width=8) == "…하세요⏎⟦Hello \\| …"
     assert excerpt(text, at, width=8, markdown=False) == "…하세요⏎⟦Hello | …"
     assert excerpt(text, 0, width=4) == "…⟦안녕하세…"
+
+
+def test_bench_reports_validity_beside_the_pass_rate(lcb_dir, tmp_path):
+    """An echo and a loop pass LPR but not VR/CPR: results.json rows, samples.jsonl and report.md say so."""
+    from langlock.bench.prompts import load_lcb
+
+    prompts = load_lcb(lcb_dir / "test_sets", "monolingual", "ko", limit=4)
+    assert len(prompts) == 4
+    answers = [prompts[0].prompt + " " + prompts[0].prompt,  # echo (restated twice)
+               "동안" * 60,  # loop
+               "네, 좋은 질문입니다. 매일 같은 시간에 잠자리에 들고 자기 전에는 휴대폰을 멀리 두세요.",  # genuine
+               "You should go to bed at the same time every day and avoid coffee after lunch."]  # English
+    comp = tmp_path / "c.jsonl"
+    comp.write_text("".join(json.dumps({"task": p.task, "model": "m", "source": p.source, "language": "ko",
+                                        "completion": a, "id": p.id}, ensure_ascii=False) + "\n"
+                            for p, a in zip(prompts, answers)), encoding="utf-8")
+    out = tmp_path / "o"
+    summary = run_bench(BenchConfig(output_dir=str(out), lcb_dir=str(lcb_dir / "test_sets"), langs="ko",
+                                    task="monolingual", limit=4, backend="file", completions=[str(comp)],
+                                    progress=False))
+    assert summary["quality"] == "cheap"
+    row = next(r for r in summary["profiles"]["lcb"]["rows"] if r["level"] == "group")
+    samples = [json.loads(x) for x in (out / "lcb" / "samples.jsonl").read_text().splitlines()]
+    status = [s["detection"]["status"] for s in samples]
+    assert status[2:] == ["pass", "fail"] and "fail" not in status[:2]  # echo and loop pass (or are skipped)
+    judged = sum(s != "skip" for s in status)
+    assert (row["lpr"], row["vr"], row["cpr"]) == (pytest.approx(1 - 1 / judged), 0.5, 0.25)
+    assert [s["valid"] for s in samples] == [False, False, True, True]
+    assert "echo" in samples[0]["invalid_reasons"] and samples[1]["invalid_reasons"]
+    report = (out / "report.md").read_text()
+    assert "| VR |" in report and "CPR [95% CI]" in report and "| 50.0 | 25.0 [" in report
+    with pytest.raises(Exception, match="quality mode"):
+        BenchConfig(output_dir=str(out), quality="bogus")

@@ -39,8 +39,9 @@ def _generations(out) -> list[dict]:
 
 
 def _direct(rows, language, profile, **opts) -> dict:
-    """Oracle: score the `language` completions alone and macro-average the per-task overall rows (what
-    compare computed before it read the bench reports)."""
+    """Oracle: score the `language` completions alone, judged with the cheap validity signals, and
+    macro-average the per-task overall rows (what compare computed before it read the bench reports)."""
+    from langlock.quality import judge_records
     from langlock.score.metrics import score_records
     from langlock.score.records import Record
 
@@ -48,7 +49,7 @@ def _direct(rows, language, profile, **opts) -> dict:
             for r in rows if r["language"] == language]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rep = score_records(recs, profile, **opts)
+        rep = score_records(recs, profile, verdicts=judge_records(recs), **opts)
     overall = [r.metrics for r in rep.rows if r.level == "overall"]
     out = {}
     for key in overall[0]:
@@ -70,12 +71,19 @@ def test_evaluate_reads_the_bench_reports_and_caches(model, tmp_path, monkeypatc
     assert m.lcb_lpr == pytest.approx(lcb["lpr"]) and m.lcb_lcpr == pytest.approx(lcb["lcpr"])
     assert m.lcb_lpr_mono == pytest.approx(lcb["per_task"]["monolingual"]["lpr"])
     assert m.lcb_lpr_cross == pytest.approx(lcb["per_task"]["crosslingual"]["lpr"])
-    assert m.en_lpr == pytest.approx(_direct(rows, "en", "lcb")["lpr"])
+    en = _direct(rows, "en", "lcb")
+    assert m.en_lpr == pytest.approx(en["lpr"]) and m.vr_en == pytest.approx(en["vr"])
+    assert m.vr_target == pytest.approx(lcb["vr"]) and m.cpr_target == pytest.approx(lcb["cpr"])
+    assert m.cpr_mono == pytest.approx(lcb["per_task"]["monolingual"]["cpr"])
+    assert m.cpr_cross == pytest.approx(lcb["per_task"]["crosslingual"]["cpr"])
     # 2 per task and language: ko has both tasks, English (the prompts' source language) only monolingual
     assert (m.n_target, m.n_english) == (4, 2)
     assert m.mean_chars_target == pytest.approx(sum(len(r["completion"]) for r in rows if r["language"] == "ko") / 4)
     assert m.kl_en == pytest.approx(0.0, abs=1e-6)  # the reference is the model itself
     assert m.retention_acc is not None and m.retention_acc_target is not None
+    assert m.mc_acc in (0.0, 1.0) and m.mc_acc_target in (0.0, 1.0)  # --limit 1: one item per language
+    assert m.mc_delta == 0 and m.nll_drift_en == pytest.approx(0, abs=1e-6)  # the base is the model itself
+    assert m.nll_drift_target == pytest.approx(0, abs=1e-6)
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert (saved["schema"], saved["schema_version"], saved["kind"]) == ("langlock.results", 2, "evaluation")
     assert saved["reports"] == {"confusion": "confusion", "retention": "retention"}

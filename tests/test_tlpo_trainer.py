@@ -146,3 +146,18 @@ def test_bad_config_values_raise_usage_errors(tmp_path):
         _config(tmp_path, context="weird")
     with pytest.raises(UsageError, match="stop_after_steps"):
         _config(tmp_path, stop_after_steps=0)
+
+
+def test_validity_guard_is_wired_into_branch_scoring(tmp_path):
+    """`validity_guard=True`: a branch after a looping response scores −1 although the detector passes it;
+    off (the default), the detector alone decides. A guarded step runs and logs the share of invalid branches."""
+    from langlock.train.tlpo_trainer import ConfusedRollout
+
+    item = ConfusedRollout(prefix=[1], cp_position=1, response_len=2, before="동안" * 20, prompt=PROMPTS[0])
+    guarded = _trainer(tmp_path / "g", validity_guard=True, max_steps=1)
+    plain = _trainer(tmp_path / "p", max_steps=1)
+    assert guarded._branch_predicate(item)("좋아요") is True and plain._branch_predicate(item)("좋아요") is False
+    assert guarded._branch_predicate(item)("e") is True and plain._branch_predicate(item)("e") is True
+    guarded.train()
+    logged = [h for h in guarded.state.log_history if "branches/frac_invalid" in h]
+    assert logged and 0.0 <= logged[0]["branches/frac_invalid"] <= 1.0

@@ -29,9 +29,16 @@ TABLE = (
     ("lcb_lpr", "ko LPR", 100, 1),
     ("lcb_wpr", "ko WPR", 100, 1),
     ("en_lpr", "en LPR", 100, 1),
+    ("vr_target", "ko VR", 100, 1),
+    ("cpr_target", "ko CPR", 100, 1),
+    ("cpr_cross", "ko CPR x", 100, 1),
     ("retention_acc", "retention", 100, 1),
     ("retention_acc_target", "ret. (ko)", 100, 1),
     ("kl_en", "KL(en)", 1, 4),
+    ("mc_acc", "MC (en)", 100, 1),
+    ("mc_delta", "MC chg", 100, 1),
+    ("nll_drift_en", "NLL chg en", 1, 4),
+    ("nll_drift_target", "NLL chg ko", 1, 4),
 )
 LABELS = {"base": "before (base)", "lock": "LanguageLock", "tlpo": "TLPO (LoRA)"}
 
@@ -175,8 +182,11 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
                           title=f"langlock demo: {s.model}, fixing {DEMO_LANGUAGE}",
                           names=["before (base)", "LanguageLock", "TLPO", "TLPO training", "diagnose (all languages)"])
     out.write(f"\nbefore/after on held-out prompts (target {DEMO_LANGUAGE}; RPR = responses with no wrong-language "
-              "text, English counted as confusion; LPR/WPR = the benchmark's metric; retention = builtin-retention "
-              "accuracy (all / Korean items); KL = nats/token to the base on English prompts; the LanguageLock applies to "
+              "text, English counted as confusion; LPR/WPR = the benchmark's metric; VR = valid answers (no echo, loop or "
+              "near-empty answer); CPR = valid and passing LPR, CPR x on the cross-lingual prompts; retention = "
+              "builtin-retention accuracy (all / Korean items); KL = nats/token to the base on English prompts; MC = builtin-mc "
+              "log-likelihood multiple-choice accuracy (English) and its change against the base paired by item; "
+              "NLL chg = change of NLL per byte on genuine text against the base (en / ko); the LanguageLock applies to "
               "Korean requests only, English decodes as the base does):\n")
     out.write(before_after_table(summary))
     out.write(f"\nreport: {report} (also {root}/verify/compare.md, {root}/diagnose/report.md); "

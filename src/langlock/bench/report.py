@@ -1,7 +1,9 @@
 """The human report of a bench run: `report.md` with per-language tables, plots and confusion examples.
 
 Plots (drawn by `langlock.report.plots`) go to `plots/lpr_wpr_<task>.png`: LPR and WPR per language for the `lcb`
-profile. Examples show where a confused completion first leaves the target language (⟦ marks the point).
+profile. Examples show where a confused completion first leaves the target language (⟦ marks the point). VR (valid answers)
+and CPR (clean pass rate: valid and no line error) stand beside LPR, with the 95 % bootstrap intervals of LPR and
+CPR (`langlock.quality`, `langlock.score.metrics`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ from ..languages import WPR_LANGUAGES
 
 def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
+
+
+def _pct_ci(x, ci) -> str:
+    """A rate in % with its 95 % interval, e.g. ``62.5 [41.0, 80.2]``."""
+    if x is None:
+        return "–"
+    return _pct(x) + (f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else "")
 
 
 def excerpt(text: str, at: int, width: int = 40, markdown: bool = True) -> str:
@@ -84,16 +93,19 @@ def render_report(out: Path, reports: dict, meta: dict) -> Path:
                  f"{meta['hit_max_tokens']} hit the token limit")
     lines.append("")
     for task in sorted({r.task for r in lcb.rows}):
-        lines += [f"## {task}", "", "| language | n | LPR | WPR | LCPR | TLPO RPR | TLPO WPR |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"## {task}", "", "| language | n | LPR [95% CI] | WPR | LCPR | VR | CPR [95% CI] | TLPO RPR | "
+                  "TLPO WPR |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         tl = {r.language: r for r in language_rows(tlpo, task)}
         rows = language_rows(lcb, task) + [r for r in lcb.rows if r.level == "overall" and r.task == task]
         for r in rows:
             t = tl.get(r.language) or next((x for x in tlpo.rows if x.level == "overall" and x.task == task), None)
             m = r.metrics
             wpr = m.get("wpr") if r.language in WPR_LANGUAGES or r.language == "all" else None
-            lines.append(f"| {r.language if r.language != 'all' else '**all**'} | {r.n} | {_pct(m.get('lpr'))} | "
-                         f"{_pct(wpr)} | {_pct(m.get('lcpr'))} | {_pct(t.metrics.get('rpr') if t else None)} | "
+            ci = r.ci or {}
+            lines.append(f"| {r.language if r.language != 'all' else '**all**'} | {r.n} | "
+                         f"{_pct_ci(m.get('lpr'), ci.get('lpr'))} | {_pct(wpr)} | {_pct(m.get('lcpr'))} | "
+                         f"{_pct(m.get('vr'))} | {_pct_ci(m.get('cpr'), ci.get('cpr'))} | "
+                         f"{_pct(t.metrics.get('rpr') if t else None)} | "
                          f"{_pct(t.metrics.get('wpr') if t else None)} |")
         lines.append("")
         png = out / "plots" / f"lpr_wpr_{task}.png"
@@ -107,8 +119,11 @@ def render_report(out: Path, reports: dict, meta: dict) -> Path:
     for rec, at in examples:
         lines.append(f"- `{rec.task}` `{rec.language}` {rec.source} #{rec.id} @{at}: {excerpt(rec.completion, at)}")
     lines += ["", "LPR: line-level pass rate; WPR: word-level pass rate (reported for non-Latin scripts); "
-              "LCPR: their harmonic mean (the benchmark's metrics, `lcb` profile). TLPO RPR: share of responses "
-              "with no wrong-language character (`tlpo` profile).", ""]
+              "LCPR: their harmonic mean (the benchmark's metrics, `lcb` profile). VR: share of valid answers (not an "
+              "echo of the prompt, a loop or near-empty" + (", and fluent under the judge model" if meta.get("quality")
+                                                             == "full" else "") + "; docs/quality.md). CPR: clean "
+              "pass rate, answers that are valid and have no line error. TLPO RPR: share of responses with no "
+              "wrong-language character (`tlpo` profile). Intervals: 95 % bootstrap over prompts.", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

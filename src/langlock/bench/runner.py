@@ -8,6 +8,10 @@ resumable log) and, at the end, `results.json` (`langlock.results`, kind ``bench
 `report.md`, `plots/`, and one folder of scorer details per detector setting: `lcb/`, `tlpo/` (English counted
 as confusion) and `tlpo-en-neutral/` (English ignored).
 
+Answer validity (`langlock.quality`): every answer gets a verdict, and each scoring reports VR and CPR beside
+its pass rates. `BenchConfig.quality` = "cheap" (default: echo and degenerate signals, no model, fast) or "full"
+(also the fluency judge model, `judge_model` or the default one).
+
 Per-language decoding: `BenchConfig.locks` maps a language to `LanguageLock` options; that language's prompts
 decode under its lock and every other prompt decodes unchanged (`generate_all`). `BenchConfig.steer` lists SITE
 steering files (`langlock.steer`, one per language) the same way: each prompt of a file's language is steered.
@@ -79,9 +83,16 @@ class BenchConfig:
     #: hf: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
     adapters: str | None = None
     route: str = "oracle"
+    #: answer validity: "cheap" (model-free signals) or "full" (plus the fluency judge model `judge_model`)
+    quality: str = "cheap"
+    judge_model: str | None = None
 
     def __post_init__(self):
         from ..languages import check_language
+        from ..quality.run import MODES
+
+        if self.quality not in MODES:
+            raise UsageError(f"unknown quality mode {self.quality!r}; choose {' or '.join(MODES)}")
 
         locks = {}
         for lang, opts in (self.locks or {}).items():
@@ -328,10 +339,13 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         from .retention_report import write_retention
 
         return write_retention(out, pairs, meta, cfg, gen)
-    return write_confusion(out, pairs, meta, {k: v for k, v in cfg.lcb_options.items() if v})
+    return write_confusion(out, pairs, meta, {k: v for k, v in cfg.lcb_options.items() if v},
+                           quality=cfg.quality, judge_model=cfg.judge_model)
 
 
-def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = None) -> dict:
+def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = None, quality: str = "cheap",
+                    judge_model: str | None = None) -> dict:
+    from ..quality.run import quality_verdicts
     from ..score.metrics import score_records
     from ..score.records import Record
     from ..score.writers import detector_settings, report_to_dict, write_outputs
@@ -339,6 +353,8 @@ def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = Non
 
     records = [Record(p.task, meta["model"], p.source, p.language, e["completion"], p.id, p.prompt)
                for p, e in pairs]
+    verdicts, qinfo = quality_verdicts(records, mode=quality, judge_model=judge_model)
+    meta = {**meta, "quality": quality, "quality_settings": qinfo}
     reports = {}
     import warnings
 
@@ -348,7 +364,8 @@ def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = Non
         opts = (lcb_options or {}) if profile == "lcb" else opts
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reports[name] = (score_records(records, profile, **opts), detector_settings(profile, **opts))
+            reports[name] = (score_records(records, profile, verdicts=verdicts, **opts),
+                             detector_settings(profile, **opts))
     summary = stamp("bench", {**meta, "profiles": {name: report_to_dict(rep, st)
                                                    for name, (rep, st) in reports.items()}})
     with atomic_dir(out) as tmp:

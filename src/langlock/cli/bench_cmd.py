@@ -82,6 +82,10 @@ def register(sub) -> None:
     s.add_argument("--reference-model", help="builtin-retention: measure KL(model || reference)")
     s.add_argument("--english-words", metavar="PATH", help="lcb profile: English word list (e.g. the benchmark's `words`)")
     s.add_argument("--lid-model", metavar="PATH", help="lcb profile: fastText language-ID model")
+    s.add_argument("--quality", default="cheap", choices=("cheap", "full"),
+                   help="answer validity for VR/CPR: cheap = echo and degenerate signals, no model (default); "
+                        "full = also the fluency judge model (docs/quality.md)")
+    s.add_argument("--judge-model", help="--quality full: judge model (default gemma3-270m)")
     s.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     s.add_argument("--generate-only", action="store_true",
                    help="only generate and log (e.g. on a GPU machine); the same command without it scores")
@@ -104,6 +108,7 @@ def config_from_args(args):
         completions=args.completions, reference_model=args.reference_model,
         lcb_options={"english_words": args.english_words, "lid_model": args.lid_model}, progress=args.progress,
         generate_only=args.generate_only, adapters=args.adapters, route=args.route,
+        quality=args.quality, judge_model=args.judge_model,
         locks={args.lock: {"mode": args.lock_mode, "entropy_threshold": args.lock_entropy}} if args.lock else {},
         steer=args.steer, steer_decode_scale=args.steer_decode_scale,
     )
@@ -116,8 +121,8 @@ def run(args) -> int:
     summary = run_bench(config_from_args(args))
     if "profiles" in summary:
         rows = [r for r in summary["profiles"]["lcb"]["rows"] if r["level"] in ("language", "overall")]
-        print("task          language      n    LPR    WPR   LCPR")
+        print("task          language      n    LPR    WPR   LCPR     VR    CPR")
         for r in rows:
             print(f"{r['task']:13s} {r['language']:8s} {r['n']:5d} {_pct(r['lpr']):>6s} {_pct(r['wpr']):>6s} "
-                  f"{_pct(r.get('lcpr')):>6s}")
+                  f"{_pct(r.get('lcpr')):>6s} {_pct(r.get('vr')):>6s} {_pct(r.get('cpr')):>6s}")
     return 0

@@ -9,8 +9,8 @@ from ..evaluate import METRICS
 from ..io_utils import atomic_open
 from ..results import write_results
 
-#: metric -> (scale, digits): rates in %, one decimal; KL with four decimals; lengths with one
-FORMAT = {"kl_en": (1, 4), "mean_chars_target": (1, 1)}
+#: metric -> (scale, digits): rates in %, one decimal; KL and NLL drift (nats) with four decimals; lengths with one
+FORMAT = {"kl_en": (1, 4), "nll_drift_en": (1, 4), "nll_drift_target": (1, 4), "mean_chars_target": (1, 1)}
 
 
 def format_cell(cell: dict, key: str, signed: bool = False) -> str:

@@ -20,9 +20,19 @@ METRICS = {
     "lcb_lpr_mono": ("monolingual LPR (LCB)", True),
     "lcb_lpr_cross": ("cross-lingual LPR (LCB)", True),
     "en_lpr": ("English LPR (LCB)", True),
+    "vr_target": ("VR, valid answers, target language", True),
+    "cpr_target": ("CPR, clean pass rate (LCB)", True),
+    "cpr_mono": ("monolingual CPR (LCB)", True),
+    "cpr_cross": ("cross-lingual CPR (LCB)", True),
+    "vr_en": ("VR, valid answers, English", True),
     "retention_acc": ("retention accuracy", True),
     "retention_acc_target": ("retention accuracy, target-language items", True),
     "kl_en": ("KL(model ‖ base), English", False),
+    "mc_acc": ("multiple-choice accuracy, English", True),
+    "mc_delta": ("multiple-choice change vs base, English (paired by item)", True),
+    "mc_acc_target": ("multiple-choice accuracy, target language", True),
+    "nll_drift_en": ("NLL drift vs base, English genuine text (nats/byte)", False),
+    "nll_drift_target": ("NLL drift vs base, target-language genuine text (nats/byte)", False),
     "mean_chars_target": ("answer length (chars)", None),  # shorter answers have fewer chances to drift
     "repetitive_target": ("repetitive answers, target language", False),  # a pass rate passes noise too
     "repetitive_en": ("repetitive answers, English", False),
@@ -33,7 +43,8 @@ METRICS = {
 class Metrics:
     """One evaluation's numbers (rates in [0, 1], KL in nats per token, lengths in characters); None where the
     plan does not measure it. ``*_en_confusion``: the TLPO detector counting English as confusion;
-    ``*_en_neutral``: ignoring English."""
+    ``*_en_neutral``: ignoring English. ``vr_*``: share of valid answers, ``cpr_*``: share valid *and* passing the
+    LCB line check (`langlock.quality`; the bench's cheap signals unless it ran the judge model)."""
 
     rpr_en_confusion: float | None = None
     wpr_en_confusion: float | None = None
@@ -45,9 +56,19 @@ class Metrics:
     lcb_lpr_mono: float | None = None
     lcb_lpr_cross: float | None = None
     en_lpr: float | None = None
+    vr_target: float | None = None
+    cpr_target: float | None = None
+    cpr_mono: float | None = None
+    cpr_cross: float | None = None
+    vr_en: float | None = None
     retention_acc: float | None = None
     retention_acc_target: float | None = None
     kl_en: float | None = None
+    mc_acc: float | None = None
+    mc_delta: float | None = None
+    mc_acc_target: float | None = None
+    nll_drift_en: float | None = None
+    nll_drift_target: float | None = None
     mean_chars_target: float | None = None
     repetitive_target: float | None = None
     repetitive_en: float | None = None
@@ -98,7 +119,7 @@ def language_rows(scorer_result: dict, language: str) -> dict[str, dict]:
 
 def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict:
     """Target-language metrics (macro-averaged over the tasks present) from a bench result with the ``lcb``,
-    ``tlpo`` and ``tlpo-en-neutral`` scorings; English LPR from its English prompts; answer lengths and
+    ``tlpo`` and ``tlpo-en-neutral`` scorings (VR and CPR from the ``lcb`` scoring's verdicts); English LPR from its English prompts; answer lengths and
     repetitiveness from its generation log."""
     profiles = bench["profiles"]
     m: dict = {}
@@ -110,8 +131,13 @@ def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict
     m["lcb_lpr"], m["lcb_wpr"], m["lcb_lcpr"] = (_macro(r.get(k) for r in lcb.values()) for k in ("lpr", "wpr", "lcpr"))
     m["lcb_lpr_mono"] = (lcb.get("monolingual") or {}).get("lpr")
     m["lcb_lpr_cross"] = (lcb.get("crosslingual") or {}).get("lpr")
+    m["vr_target"], m["cpr_target"] = (_macro(r.get(k) for r in lcb.values()) for k in ("vr", "cpr"))
+    m["cpr_mono"] = (lcb.get("monolingual") or {}).get("cpr")
+    m["cpr_cross"] = (lcb.get("crosslingual") or {}).get("cpr")
     if target != "en":
-        m["en_lpr"] = _macro(r.get("lpr") for r in language_rows(profiles["lcb"], "en").values())
+        en = language_rows(profiles["lcb"], "en").values()
+        m["en_lpr"] = _macro(r.get("lpr") for r in en)
+        m["vr_en"] = _macro(r.get("vr") for r in en)
     target_texts = [g["completion"] for g in generations if g["language"] == target]
     english_texts = [g["completion"] for g in generations if g["language"] == "en"] if target != "en" else []
     m["n_target"], m["n_english"] = len(target_texts), len(english_texts)
@@ -130,8 +156,18 @@ def degeneracy(target: str, generations: list[dict]) -> dict:
 
 
 def retention_metrics(target: str, bench: dict) -> dict:
-    """Accuracy over every item and over the target language's items, and the KL, from a retention bench."""
+    """Accuracy over every item and over the target language's items, the KL, and the likelihood checks
+    (multiple-choice accuracy, its change against the base paired by item, NLL drift on genuine text) from a
+    retention bench."""
     ret = bench["retention"]
     by_lang = {r["language"]: r["accuracy"] for r in ret["accuracy"] if r["kind"] == "all"}
+    lk = ret.get("likelihood") or {}
+    mc = (lk.get("mc") or {}).get("by_language", {})
+    nll = (lk.get("nll") or {}).get("by_language", {})
     return {"retention_acc": by_lang.get("all"), "retention_acc_target": by_lang.get(target),
-            "kl_en": ret["kl"]["kl_mean"] if ret.get("kl") else None}
+            "kl_en": ret["kl"]["kl_mean"] if ret.get("kl") else None,
+            "mc_acc": (mc.get("en") or {}).get("accuracy"),
+            "mc_delta": ((mc.get("en") or {}).get("delta") or {}).get("mean"),
+            "mc_acc_target": (mc.get(target) or {}).get("accuracy") if target != "en" else None,
+            "nll_drift_en": ((nll.get("en") or {}).get("drift") or {}).get("mean"),
+            "nll_drift_target": ((nll.get(target) or {}).get("drift") or {}).get("mean") if target != "en" else None}

@@ -45,7 +45,10 @@ def _finished(cfg) -> dict | None:
             and res.get("langs") == cfg.langs and res.get("limit") == cfg.limit)
     if cfg.suite == "builtin-retention":
         kl = (res.get("retention") or {}).get("kl")
+        lk = (res.get("retention") or {}).get("likelihood")  # written by a langlock with the likelihood checks
+        same = same and (lk is not None or cfg.backend != "hf")
         return res if same and (kl or {}).get("reference_model") == cfg.reference_model else None
+    same = same and res.get("quality") == cfg.quality  # scored with these validity signals
     return res if same and all(name in res.get("profiles", {}) for name, _, _ in SCORINGS) else None
 
 

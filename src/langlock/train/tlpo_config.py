@@ -79,6 +79,9 @@ class TLPOConfig(TrainingArguments):
     capital_rule: bool = field(default=True, metadata={
         "help": "The published detector's rule that capitalised Latin words are judged English-neutral (faithful: "
                 "True). False closes the loophole a policy can learn ('HANGUL:' passing a Korean check)."})
+    validity_guard: bool = field(default=False, metadata={
+        "help": "Score a branch -1 also when the answer it leads to is invalid: an echo of the prompt, a loop or "
+                "near-empty (langlock.quality.guard, cheap signals, no model). False: the detector alone (faithful)."})
     context: str = field(default="original_ids", metadata={"help": "CP context: original_ids | retokenized."})
     beta: float = field(default=0.04, metadata={"help": "k3 KL penalty weight."})
     epsilon: float = field(default=0.2, metadata={"help": "Lower clip range of the ratio."})

@@ -43,6 +43,8 @@ class ConfusedRollout:
     prefix: list[int]
     cp_position: int  # index of the CP token within the response (original_ids) or the full context
     response_len: int
+    before: str = ""  # the response text before the confusion point (for `validity_guard`)
+    prompt: str | None = None  # the user prompt (for `validity_guard`'s echo signal)
 
 
 @dataclass
@@ -158,7 +160,7 @@ class TLPOTrainer(Trainer):
         t0 = time.perf_counter()
         prompt_ids, responses = self._generate_rollouts(policy, prompts)
         t1 = time.perf_counter()
-        items = self._find_confusion_points(prompt_ids, responses)
+        items = self._find_confusion_points(prompt_ids, responses, prompts)
         branches = self._branch_and_score(policy, items)
         t2 = time.perf_counter()
         policy.train(was_training)
@@ -212,10 +214,12 @@ class TLPOTrainer(Trainer):
 
     # -------------------------------------------------------------------------- 2. confusion points
 
-    def _find_confusion_points(self, prompt_ids, responses) -> list[ConfusedRollout]:
-        """Detector on each decoded response; map the first confusion character to a token."""
+    def _find_confusion_points(self, prompt_ids, responses, prompts=None) -> list[ConfusedRollout]:
+        """Detector on each decoded response; map the first confusion character to a token. `prompts` (one per
+        data row; rollouts are grouped by prompt) lets the validity guard judge echoes."""
         tok, items, positions, confused = self.processing_class, [], [], 0
-        for p_ids, r_ids in zip(prompt_ids, responses):
+        per = self.args.num_generations
+        for k, (p_ids, r_ids) in enumerate(zip(prompt_ids, responses)):
             text, offsets = ops.incremental_offsets(tok, r_ids)
             cp_char = self.detector.detect(text).first_confusion_char
             if cp_char < 0:
@@ -233,7 +237,8 @@ class TLPOTrainer(Trainer):
                 t = ret.cp_token
                 prefix = ret.context_ids[:t]
             positions.append(t)
-            items.append(ConfusedRollout(prefix=prefix, cp_position=t, response_len=len(r_ids)))
+            items.append(ConfusedRollout(prefix=prefix, cp_position=t, response_len=len(r_ids), before=text[:cp_char],
+                                         prompt=prompts[k // per] if prompts is not None else None))
         n = max(len(responses), 1)
         self._metrics["confusion/rate"].append(confused / n)
         if positions:
@@ -253,8 +258,10 @@ class TLPOTrainer(Trainer):
                                     branch_length=args.branch_length, pad_id=tok.pad_token_id,
                                     eos_ids=self.eos_ids, device=self.accelerator.device)
         snippets = br.branch_snippets(tok, batch)
-        scores = torch.tensor([ops.score_branches(row, self._is_confused) for row in snippets],
+        scores = torch.tensor([ops.score_branches(row, self._branch_predicate(it)) for row, it in zip(snippets, items)],
                               dtype=batch.cand_logp.dtype, device=batch.cand_logp.device)
+        if args.validity_guard:
+            self._metrics["branches/frac_invalid"].append(self._invalid_share(snippets, items))
         adv = ops.branch_advantage(batch.cand_logp.exp(), scores)
         keep = (adv != 0).any(-1)
         self._metrics["branches/frac_nonzero_advantage"].append(keep.float().mean().item())
@@ -272,6 +279,21 @@ class TLPOTrainer(Trainer):
 
     def _is_confused(self, text: str) -> bool:
         return self.detector.detect(text).first_confusion_char >= 0
+
+    def _branch_predicate(self, item: ConfusedRollout):
+        """A branch's −1 condition: the detector's, or with `validity_guard` also an invalid answer in context."""
+        if not self.args.validity_guard:
+            return self._is_confused
+        from ..quality.guard import guarded_predicate
+
+        return guarded_predicate(self._is_confused, item.before, item.prompt)
+
+    @staticmethod
+    def _invalid_share(snippets, items) -> float:
+        from ..quality.guard import invalid_branch
+
+        flags = [invalid_branch(it.before, it.prompt)(s) for row, it in zip(snippets, items) for s in row]
+        return sum(flags) / max(len(flags), 1)
 
     def _reference_logprobs(self, policy, prefixes, cand_ids):
         if self.use_peft:
