@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..io_utils import atomic_dir
+from ..results import stamp
 from .metrics import ScoreReport
 
 SCHEMA_VERSION = 1
@@ -62,9 +63,9 @@ def write_outputs(report: ScoreReport, out_dir: str | Path, settings: dict) -> P
     """Write the four result files of `report` into `out_dir` (created if needed); return it."""
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        (tmp / "results.json").write_text(
-            json.dumps(report_to_dict(report, settings), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        (tmp / "results.json").write_text(  # a `langlock.results` object of kind "score"
+            json.dumps(stamp("score", report_to_dict(report, settings)), ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8")
         with open(tmp / "metrics.csv", "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["profile", "level", "task", "model", "source", "language", "metric", "value", "n"])
