@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,9 @@ def engine(model_dir):
     """One vLLM engine for the session, with LanguageLock's processor loaded (requests switch it on)."""
     from langlock.generate.vllm import VLLMGenerator
 
+    started = time.monotonic()
     gen = VLLMGenerator(model_dir, lock_processor=True, enforce_eager=EAGER)
+    print(f"\nRESULT vllm_engine_start_s={time.monotonic() - started:.1f} eager={EAGER}", file=sys.__stdout__)
     yield gen
     gen.close()
 

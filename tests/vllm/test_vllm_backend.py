@@ -3,6 +3,8 @@ tokens), sampled runs reproducible per prompt seed, stop rule and bad input."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from _vllm_support import vllm_run
 
@@ -24,7 +26,10 @@ def suite_items(limit: int) -> list[PromptItem]:
 def test_greedy_parity_with_hf(engine, hf_reference, capsys):
     items = suite_items(2)
     settings = GenerationSettings(max_new_tokens=PARITY_TOKENS, temperature=0)
+    started = time.monotonic()
     ours = vllm_run(engine, items, settings)
+    seconds = time.monotonic() - started
+    tokens = sum(c.n_tokens for c in ours.values())
     ref = hf_reference(items, settings)
     assert set(ours) == set(ref) == {p.key for p in items}
     same = [k for k in ref if ours[k].token_ids == ref[k]["token_ids"]]
@@ -38,6 +43,8 @@ def test_greedy_parity_with_hf(engine, hf_reference, capsys):
     with capsys.disabled():
         print(f"\nRESULT vllm_hf_greedy_parity={rate:.3f} ({len(same)}/{len(ref)} prompts token-identical, "
               f"{PARITY_TOKENS} new tokens; first differing position of the others: {first_diff})")
+        print(f"RESULT vllm_greedy_tokens={tokens} seconds={seconds:.1f} tokens_per_s={tokens / seconds:.1f} "
+              f"(one generate call, {len(items)} prompts)")
     assert rate >= MIN_PARITY
 
 
