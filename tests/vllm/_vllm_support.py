@@ -38,3 +38,12 @@ def vllm_run(gen, prompts, settings, locks=None) -> dict:
     done = {}
     gen.generate(prompts, settings, lambda c: done.__setitem__(c.key, c), locks=locks)
     return done
+
+
+def report(config, line: str) -> None:
+    """Print a RESULT line on the terminal even while pytest captures output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+    else:  # pragma: no cover
+        print(line, file=sys.stderr)

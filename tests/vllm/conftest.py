@@ -13,13 +13,12 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from _vllm_support import EAGER, HERE, REPO, main_python, run_main
+from _vllm_support import EAGER, HERE, REPO, main_python, report, run_main
 
 if importlib.util.find_spec("vllm") is None:
     collect_ignore_glob = ["test_*.py"]
@@ -42,13 +41,13 @@ def model_dir() -> str:
 
 
 @pytest.fixture(scope="session")
-def engine(model_dir):
+def engine(model_dir, pytestconfig):
     """One vLLM engine for the session, with LanguageLock's processor loaded (requests switch it on)."""
     from langlock.generate.vllm import VLLMGenerator
 
     started = time.monotonic()
     gen = VLLMGenerator(model_dir, lock_processor=True, enforce_eager=EAGER)
-    print(f"\nRESULT vllm_engine_start_s={time.monotonic() - started:.1f} eager={EAGER}", file=sys.__stdout__)
+    report(pytestconfig, f"\nRESULT vllm_engine_start_s={time.monotonic() - started:.1f} eager={EAGER}")
     yield gen
     gen.close()
 

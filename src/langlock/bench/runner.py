@@ -120,17 +120,19 @@ def build_generator(cfg: BenchConfig) -> Generator:
         return make_generator("hf", model=cfg.model, batch_size=cfg.batch_size, device=cfg.device,
                               max_batch_tokens=cfg.max_batch_tokens,
                               dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads)
-    if cfg.locks:
-        raise UsageError("--lock works with --backend hf only")
+    if cfg.locks and cfg.backend not in ("openai", "vllm"):
+        raise UsageError("--lock works with --backend hf, vllm, or openai against a vLLM server with langlock's "
+                         "processor (langlock serve)")
     if cfg.backend == "openai":
         if not cfg.base_url or not cfg.model:
             raise UsageError("--backend openai needs --base-url URL and --model NAME (the server's model name)")
         return make_generator("openai", base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
-                              concurrency=cfg.concurrency, timeout=cfg.timeout, max_retries=cfg.max_retries)
+                              concurrency=cfg.concurrency, timeout=cfg.timeout, max_retries=cfg.max_retries,
+                              locks=cfg.locks)
     if cfg.backend == "file":
         return make_generator("file", paths=cfg.completions)
     if cfg.backend == "vllm":
-        return make_generator("vllm", model=cfg.model, cache_dir=cfg.cache_dir)
+        return make_generator("vllm", model=cfg.model, cache_dir=cfg.cache_dir, locks=cfg.locks)
     return make_generator(cfg.backend)  # raises the unknown-backend error
 
 
@@ -146,11 +148,12 @@ def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
 
 
 def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done) -> None:
-    """Generate `prompts` in one call of the backend. With `cfg.locks` (hf only) each row carries its language
-    and the core applies that language's lock to it (`inference.lock.LockFactory`); other languages decode
-    unchanged. Sampling is seeded per prompt, so which prompts share a batch changes no completion."""
+    """Generate `prompts` in one call of the backend. With `cfg.locks` each row carries its language and that
+    language's lock applies to it: `hf` through `inference.lock.LockFactory`, `vllm` and `openai` (a server
+    started by `langlock serve`) in each request's extra arguments; other languages decode unchanged.
+    Sampling is seeded per prompt, so which prompts share a batch changes no completion."""
     items = [PromptItem(p.key, p.prompt, language=p.language) for p in prompts]
-    if not cfg.locks:
+    if not cfg.locks or cfg.backend != "hf":  # vllm / openai carry the locks in their requests
         gen.generate(items, cfg.settings, on_done)
         return
     from ..generate.hf import DecodeOptions

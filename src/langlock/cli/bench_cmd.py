@@ -58,8 +58,9 @@ def register(sub) -> None:
     b.add_argument("--max-retries", type=int, default=4, help="openai: retries with exponential backoff")
     b.add_argument("--completions", nargs="+", default=[], metavar="FILE",
                    help="file: completions produced elsewhere (LCB outputs CSV, JSONL, lm-eval samples)")
-    b.add_argument("--lock", metavar="LANG", help="hf: decode LANG's prompts under a LanguageLock for LANG "
-                                                  "(off-target scripts); other languages decode unchanged")
+    b.add_argument("--lock", metavar="LANG", help="hf, vllm, openai (a `langlock serve` server): decode LANG's "
+                                                  "prompts under a LanguageLock for LANG (off-target scripts); "
+                                                  "other languages decode unchanged")
     b.add_argument("--lock-mode", default="suppress", choices=("suppress", "penalize"))
     b.add_argument("--lock-entropy", type=float, help="lock only at steps above this entropy (nats)")
     s = p.add_argument_group("scoring")

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "langlock.cli.report_cmd",
     "langlock.cli.analyze_cmd",
     "langlock.cli.sweep_cmd",
+    "langlock.cli.serve_cmd",
 )
 
 
