@@ -133,5 +133,6 @@ def test_lock_in_engine_equals_hf_lock(engine, hf_reference):
     mask = off_target_mask(engine.tokenizer, "ko")
     for k in ("ko-1", "ko-2"):
         assert not any(mask[t] for t in ours[k].token_ids)
-    plain = vllm_run(engine, items[2:], settings, locks={})
+    plain = vllm_run(engine, items, settings, locks={})
     assert plain["en-1"].token_ids == ours["en-1"].token_ids
+    assert plain["ko-1"].token_ids != ours["ko-1"].token_ids  # English answers: the lock had work to do

@@ -1,6 +1,6 @@
 """`langlock serve`: an OpenAI-compatible vLLM server of a langlock model, with LanguageLock on request.
 
-Runs `vllm serve` (in the vLLM environment, `.venv-vllm`; docs/vllm.md) with LanguageLock's logits
+Runs vLLM's OpenAI-compatible server (in the vLLM environment, `.venv-vllm`; docs/vllm.md) with LanguageLock's logits
 processor loaded; a request turns the lock on for language L with `"vllm_xargs": {"langlock_lock": "L"}`
 (optional `langlock_lock_mode`, `langlock_lock_penalty`, `langlock_lock_entropy`, `langlock_lock_allow_latin`).
 Requests without it decode unchanged. Listens on 127.0.0.1 unless told otherwise.
@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--eager", action="store_true", help="skip vLLM's model compilation (faster start, slower decoding)")
     p.add_argument("--no-lock", dest="lock", action="store_false", help="do not load LanguageLock's processor")
     p.add_argument("--cache-dir", help="converted-model cache (default: $LANGLOCK_CACHE or ~/.cache/langlock/models)")
-    p.add_argument("--dry-run", action="store_true", help="print the vllm serve command and exit")
+    p.add_argument("--dry-run", action="store_true", help="print the server command and exit")
     p.set_defaults(func=run)
 
 

