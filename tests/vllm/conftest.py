@@ -20,7 +20,10 @@ from pathlib import Path
 import pytest
 from _vllm_support import EAGER, HERE, REPO, main_python, report, run_main
 
-if importlib.util.find_spec("vllm") is None:
+# This folder is itself importable as a namespace package `vllm` (tests/ is on sys.path), so "is vLLM
+# installed" means a real package with a file behind it.
+_spec = importlib.util.find_spec("vllm")
+if _spec is None or _spec.origin is None:
     collect_ignore_glob = ["test_*.py"]
 
 MODEL = "smollm2-135m-instruct"
