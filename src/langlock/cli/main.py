@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "langlock.cli.lcb_cmd",
     "langlock.cli.models_cmd",
     "langlock.cli.lmeval_cmd",
+    "langlock.cli.serve_cmd",
 )
 
 

@@ -35,8 +35,14 @@ class OpenAIGenerator(Generator):
     name = "openai"
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
-                 timeout: float = 120.0, max_retries: int = 4, backoff: float = 1.0, max_backoff: float = 30.0):
+                 timeout: float = 120.0, max_retries: int = 4, backoff: float = 1.0, max_backoff: float = 30.0,
+                 locks: dict | None = None):
+        from ..inference.lock_args import request_args
+
         self.url = chat_url(base_url)
+        #: language -> LanguageLock options: that language's requests carry `vllm_xargs` that switch the lock
+        #: on in a vLLM server started with its processor (`langlock serve`, docs/vllm.md)
+        self.lock_args = {lang: request_args(lang, **(opts or {})) for lang, opts in (locks or {}).items()}
         self.model = model
         self.api_key_env = api_key_env
         self.api_key = os.environ.get(api_key_env) if api_key_env else None
@@ -52,15 +58,19 @@ class OpenAIGenerator(Generator):
     def describe(self) -> dict:
         return {"backend": self.name, "url": self.url, "model": self.model, "concurrency": self.concurrency,
                 "timeout_s": self.timeout, "max_retries": self.max_retries,
-                "api_key_env": self.api_key_env, "api_key_set": bool(self.api_key)}
+                "api_key_env": self.api_key_env, "api_key_set": bool(self.api_key),
+                **({"vllm_xargs": self.lock_args} if self.lock_args else {})}
 
     def payload(self, prompt: PromptItem, settings: GenerationSettings) -> dict:
         messages = [{"role": "user", "content": prompt.text}]
         if settings.system_prompt:
             messages.insert(0, {"role": "system", "content": settings.system_prompt})
-        return {"model": self.model, "messages": messages, "max_tokens": settings.max_new_tokens,
+        body = {"model": self.model, "messages": messages, "max_tokens": settings.max_new_tokens,
                 "temperature": settings.temperature, "top_p": settings.top_p,
                 "seed": prompt_seed(settings.seed, prompt.key) % (2**31), "n": 1, "stream": False}
+        if prompt.language in self.lock_args:
+            body["vllm_xargs"] = self.lock_args[prompt.language]
+        return body
 
     def _post(self, body: bytes) -> dict:
         headers = {"Content-Type": "application/json"}

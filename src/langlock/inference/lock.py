@@ -20,10 +20,9 @@ from __future__ import annotations
 from transformers import LogitsProcessor
 
 from ..errors import UsageError
+from .lock_args import MODES
 from .stats import entropy
 from .vocab import off_target_mask
-
-MODES = ("suppress", "penalize")
 
 
 class LanguageLock(LogitsProcessor):
@@ -71,41 +70,56 @@ class LanguageLock(LogitsProcessor):
                 "blocked_tokens": self.n_blocked, "vocab": int(self.mask.numel())}
 
     def _mask_for(self, scores):
-        """The mask as a [vocab] bool tensor on the scores' device, padded with False when the model's output
-        layer is larger than the tokenizer (padding rows are never blocked)."""
-        import torch
-
+        """The mask as a [vocab] bool tensor on the scores' device, fitted to the scores' width (`fit_mask`)."""
         key = (scores.device, scores.shape[-1])
         mask = self._device_masks.get(key)
         if mask is None:
-            size = scores.shape[-1]
-            mask = torch.zeros(size, dtype=torch.bool)
-            n = min(size, self.mask.numel())
-            mask[:n] = self.mask[:n]
-            mask = self._device_masks[key] = mask.to(scores.device)
+            mask = self._device_masks[key] = fit_mask(self.mask, scores.shape[-1]).to(scores.device)
         return mask
 
     def __call__(self, input_ids, scores):
-        import torch
-
-        mask = self._mask_for(scores)
-        rows = mask.unsqueeze(0)  # [1, V]
         self.steps += scores.shape[0]
-        if self.entropy_threshold is not None:
-            gate = entropy(scores) > self.entropy_threshold  # [B]
-            hit = int(gate.sum())
-            if hit == 0:
-                return scores
-            self.active_steps += hit
-            rows = rows & gate.unsqueeze(1)  # [B, V]
-        else:
-            self.active_steps += scores.shape[0]
-        if self.mode == "penalize":
-            return scores - rows.to(scores.dtype) * self.penalty
-        # Never leave a row with nothing to choose: a row whose every finite logit is off-target stays as it was.
-        locked = scores.masked_fill(rows, float("-inf"))
-        ok = torch.isfinite(locked.amax(dim=-1, keepdim=True))
-        return torch.where(ok, locked, scores)
+        out, hit = lock_logits(scores, self._mask_for(scores).unsqueeze(0), mode=self.mode, penalty=self.penalty,
+                               entropy_threshold=self.entropy_threshold)
+        self.active_steps += hit
+        return out
+
+
+def fit_mask(mask, size: int):
+    """A [vocab] bool mask (torch) fitted to a model's output width `size`: padded with False when the output
+    layer is larger than the tokenizer (padding rows are never blocked), cut when it is smaller."""
+    import torch
+
+    out = torch.zeros(size, dtype=torch.bool)
+    n = min(size, mask.numel())
+    out[:n] = mask[:n]
+    return out
+
+
+def lock_logits(scores, rows, *, mode: str = "suppress", penalty: float = 5.0,
+                entropy_threshold: float | None = None):
+    """The lock's one core (the `transformers` processor above and the vLLM one, `inference.vllm_lock`).
+
+    `scores` [B, V] raw logits; `rows` a bool mask broadcastable to them ([1, V] one language, [B, V] one per
+    row; an all-False row is untouched). Returns (new scores, number of rows acted on): with an entropy
+    threshold only rows above it act. "penalize" subtracts `penalty` from masked logits; "suppress" sets them
+    to -inf, except in a row whose every finite logit is off-target, which stays as it was (never leave a row
+    with nothing to choose). Returns `scores` itself when no row acts."""
+    import torch
+
+    if entropy_threshold is not None:
+        gate = entropy(scores) > entropy_threshold  # [B]
+        hit = int(gate.sum())
+        if hit == 0:
+            return scores, 0
+        rows = rows & gate.unsqueeze(1)  # [B, V]
+    else:
+        hit = scores.shape[0]
+    if mode == "penalize":
+        return scores - rows.to(scores.dtype) * penalty, hit
+    locked = scores.masked_fill(rows, float("-inf"))
+    ok = torch.isfinite(locked.amax(dim=-1, keepdim=True))
+    return torch.where(ok, locked, scores), hit
 
 
 def make_lock(tokenizer, spec: str | None, **options) -> LanguageLock | None:

@@ -202,6 +202,11 @@ def vocab_fingerprint(tokenizer) -> str:
 _MASKS: dict[tuple, object] = {}
 
 
+def supported_languages() -> tuple[str, ...]:
+    """The languages the lock has a script rule for (sorted codes)."""
+    return tuple(sorted(c for c in set(T.TARGET_NAME_PARTS) | set(T.LATIN_TARGETS) if c in LANGUAGE_NAMES))
+
+
 def off_target_mask(tokenizer, language: str, *, allow_latin: bool = False):
     """numpy bool array over `len(tokenizer)` ids: True where the token is off-target for `language`.
 
@@ -211,9 +216,8 @@ def off_target_mask(tokenizer, language: str, *, allow_latin: bool = False):
     import numpy as np
 
     language = check_language(language)
-    if language not in LANGUAGE_NAMES or (language not in T.TARGET_NAME_PARTS
-                                          and language not in T.LATIN_TARGETS):
-        supported = ", ".join(sorted(set(T.TARGET_NAME_PARTS) | set(T.LATIN_TARGETS)))
+    if language not in supported_languages():
+        supported = ", ".join(supported_languages())
         raise UsageError(f"the language lock has no script rule for {language!r}; it supports: {supported}")
     key = (getattr(tokenizer, "name_or_path", ""), vocab_fingerprint(tokenizer), len(tokenizer), language,
            bool(allow_latin))
