@@ -55,11 +55,11 @@ $(VLLM_STAMP): pyproject.toml constraints-vllm.txt
 	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $(VLLM_STAMP)
 
-# Every vLLM test (tests/vllm/, outside the default suite): the engine in .venv-vllm, the hf side and the
+# Every vLLM test (tests/vllm_engine/, outside the default suite): the engine in .venv-vllm, the hf side and the
 # benchmark client in .venv (the main environment).
 test-vllm: install install-vllm
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} LANGLOCK_MAIN_PYTHON=$(abspath $(BIN)/python) \
-	  $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider -m vllm tests/vllm
+	  $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider -m vllm tests/vllm_engine
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -144,3 +144,14 @@ def test_every_local_markdown_link_resolves():
                     broken.append(f"{doc.relative_to(REPO)}:{i}: no heading #{anchor} in {file_part or doc.name}")
     assert checked >= 10, f"only {checked} local links found"
     assert not broken, "broken Markdown links:\n" + "\n".join(broken)
+
+
+def test_no_test_folder_shadows_a_package():
+    """pytest puts tests/ on sys.path, so a folder named like a package (a `tests/vllm/` once) is found by
+    `importlib.util.find_spec` and breaks libraries that probe for it (TRL's `is_vllm_available`)."""
+    from importlib.metadata import packages_distributions
+
+    names = set(packages_distributions()) | {"vllm", "lm_eval", "llama_cpp", "mergekit"}
+    folders = {p.name for p in (REPO / "tests").iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    assert folders, "tests/ has sub-folders to check"
+    assert not folders & names, f"test folders named like importable packages: {sorted(folders & names)}"
