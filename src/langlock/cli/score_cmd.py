@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 
 
 def add_detector_options(p: argparse.ArgumentParser) -> None:
@@ -88,45 +87,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
+    from ..score.run import ScoreSettings, score_files
 
-    from ..errors import UsageError
-    from ..score.format import to_table, to_tsv
-    from ..score.metrics import score_records
-    from ..score.records import read_records
-    from ..score.writers import detector_settings, report_to_dict, write_outputs
-
-    if args.bootstrap < 0:
-        raise UsageError(f"--bootstrap must be >= 0, got {args.bootstrap}")
-    if args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
-    records = read_records(args.files, max_chars=args.max_chars, model=args.model_name)
-    opts = detector_options(args)
-    verdicts, qinfo = None, {}
-    if args.quality:
-        from ..quality.run import quality_verdicts
-
-        verdicts, qinfo = quality_verdicts(records, args.files, args.quality, args.judge_model,
-                                           args.judge_calibration, args.test_sets, args.judge_backend,
-                                           args.judge_url, args.judge_cache)
-        if qinfo["echo_not_judged"]:
-            print(f"langlock score: warning: echo not judged for {qinfo['echo_not_judged']} answer(s) without "
-                  "a prompt (pass --test-sets DIR to join the benchmark's prompts by id)", file=sys.stderr)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        report = score_records(records, args.profile, verdicts=verdicts, n_boot=args.bootstrap, seed=args.seed,
-                               workers=args.workers, **opts)
-    for w in caught:
-        print(f"langlock score: warning: {w.message}", file=sys.stderr)
-    settings = {**detector_settings(args.profile, **opts), "files": [str(f) for f in args.files],
-                "bootstrap": args.bootstrap, "seed": args.seed, **qinfo}
-    if args.output_dir:
-        write_outputs(report, args.output_dir, settings)
-    if args.format == "tsv":
-        sys.stdout.write(to_tsv(report))
-    elif args.format == "json":
-        sys.stdout.write(json.dumps(report_to_dict(report, settings), ensure_ascii=False, indent=2) + "\n")
-    else:
-        levels = ("source", "language", "overall") if args.summary else ("group", "source", "language", "overall")
-        sys.stdout.write(to_table(report, levels=levels))
+    judge = {k: getattr(args, k) for k in ("judge_model", "judge_calibration", "test_sets", "judge_backend",
+                                           "judge_url", "judge_cache")}
+    settings = ScoreSettings(files=args.files, profile=args.profile, detector=detector_options(args),
+                             output_dir=args.output_dir, model_name=args.model_name, max_chars=args.max_chars,
+                             bootstrap=args.bootstrap, seed=args.seed, workers=args.workers, quality=args.quality,
+                             judge=judge)
+    sys.stdout.write(score_files(settings, args.format, args.summary))
     return 0
