@@ -28,10 +28,16 @@ def main(model_name: str = "smollm2-135m-instruct") -> None:
     for k, v in by.items():
         acc, se = accuracy_se(v)
         print(f"{k:14s} n={len(v):4d} acc={100 * acc:5.1f} se={100 * se:4.1f}")
+    nll = {}
     for lang, docs in genuine_texts().items():
         n = genuine_nlls(model, tok, docs)
-        print(lang, "nll/byte", round(sum(n) / len(n), 4))
-    print("seconds", round(time.time() - t, 1))
+        nll[lang] = round(sum(n) / len(n), 4)
+        print(lang, "nll/byte", nll[lang])
+    seconds = round(time.time() - t, 1)
+    print("seconds", seconds)
+    acc_en, se_en = accuracy_se(by["en"])
+    print(f"RESULT mc_acc_en={100 * acc_en:.1f} mc_se_en={100 * se_en:.1f} n_en={len(by['en'])} "
+          + " ".join(f"nll_per_byte_{k}={v}" for k, v in nll.items()) + f" seconds={seconds}")
 
 
 if __name__ == "__main__":
