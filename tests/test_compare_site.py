@@ -179,3 +179,18 @@ def test_plan_steer_language_checked(tmp_path):
     assert not (tmp_path / "bad").exists()
     with pytest.raises(UsageError, match="shots.ko"):
         Decoding(shots={"ko": -1})
+
+
+def test_demonstration_turns_are_sites_examples():
+    from langlock.fewshot import demonstration_turns, demonstrations
+
+    pool = demonstrations("de")
+    turns = demonstration_turns("de", 3)
+    pairs = [(turns[i]["content"], turns[i + 1]["content"]) for i in range(0, len(turns), 2)]
+    assert [t["role"] for t in turns] == ["user", "assistant"] * 3
+    assert all(p in pool for p in pairs)  # SITE's demonstrations, nothing else
+    assert pairs[0][1] != pairs[1][1]  # consecutive shots show different answers
+    assert len(demonstration_turns("de", len(pool) + 2)) == 2 * (len(pool) + 2)  # the pool repeats
+    assert demonstration_turns("de", 0) == ()
+    with pytest.raises(UsageError):
+        demonstration_turns("de", -1)
