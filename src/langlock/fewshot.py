@@ -79,3 +79,24 @@ def demonstrations(language: str) -> list[tuple[str, str]]:
             text = instr["text"].format(language=LANGUAGE_NAMES[language])
             pairs.append((f"{text} {english}" if instr["location"] == "start" else f"{english} {text}", answer))
     return pairs
+
+
+def demonstration_turns(language: str, shots: int) -> tuple[dict, ...]:
+    """The N-shot prefix of the ``fewshot`` method: `shots` of `demonstrations(language)` (the examples SITE
+    builds its task embedding from) as user / assistant turns, taken round-robin over the distinct answers so
+    that consecutive shots show different answers; the pool repeats when `shots` exceeds it."""
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
+        raise UsageError(f"shots must be an integer >= 0, got {shots!r}")
+    if shots == 0:
+        return ()
+    pool = demonstrations(language)
+    by_answer: dict[str, list[tuple[str, str]]] = {}
+    for prompt, answer in pool:
+        by_answer.setdefault(answer, []).append((prompt, answer))
+    groups = list(by_answer.values())
+    order = [g[i] for i in range(max(map(len, groups))) for g in groups if i < len(g)]
+    turns: list[dict] = []
+    for i in range(shots):
+        prompt, answer = order[i % len(order)]
+        turns += [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+    return tuple(turns)

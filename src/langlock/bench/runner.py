@@ -14,7 +14,9 @@ its pass rates. `BenchConfig.quality` = "cheap" (default: echo and degenerate si
 
 Per-language decoding: `BenchConfig.locks` maps a language to `LanguageLock` options; that language's prompts
 decode under its lock and every other prompt decodes unchanged (`generate_all`). `BenchConfig.steer` lists SITE
-steering files (`langlock.steer`, one per language) the same way: each prompt of a file's language is steered.
+steering files (`langlock.steer`, one per language) the same way: each prompt of a file's language is steered;
+and `BenchConfig.shots` (language -> N) puts N of langlock's demonstrations of that language
+(`langlock.fewshot.demonstration_turns`) before each prompt of the language as in-context turns.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ class BenchConfig:
     #: hf: SITE steering files (one per language, `langlock steer fit`); a file steers its language's prompts
     steer: list = field(default_factory=list)
     steer_decode_scale: float = 0.0
+    #: hf / vllm: language -> N in-context demonstrations (`langlock.fewshot.demonstration_turns`) before each
+    #: prompt of that language
+    shots: dict = field(default_factory=dict)
     #: hf: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
     adapters: str | None = None
     route: str = "oracle"
@@ -102,6 +107,7 @@ class BenchConfig:
                 raise UsageError(f"locks.{lang}: a lock's language is its key")
             locks[lang] = opts
         self.locks = locks
+        self.shots = {check_language(lang): n for lang, n in (self.shots or {}).items() if n}
 
 
 def collect_prompts(cfg: BenchConfig) -> list[BenchPrompt]:
@@ -159,6 +165,8 @@ def build_generator(cfg: BenchConfig) -> Generator:
                          "processor (langlock serve)")
     if cfg.steer:
         raise UsageError("--steer works with --backend hf only")
+    if cfg.shots and cfg.backend != "vllm":
+        raise UsageError("in-context demonstrations (shots) work with --backend hf or vllm only")
     if cfg.backend == "openai":
         if not cfg.base_url or not cfg.model:
             raise UsageError("--backend openai needs --base-url URL and --model NAME (the server's model name)")
@@ -182,6 +190,7 @@ def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
             **({"prompt_format": fmt} if fmt and fmt != "chat" else {}),
             **({"locks": cfg.locks} if cfg.locks else {}),
             **({"steer": steer_identity(cfg)} if cfg.steer else {}),
+            **({"shots": cfg.shots} if cfg.shots else {}),
             **(_adapters_identity(cfg) if cfg.adapters else {})}
 
 
@@ -225,8 +234,11 @@ def generate_all(gen: Generator, cfg: BenchConfig, prompts: list[BenchPrompt], o
     language's SITE embedding; other languages decode unchanged. With `routes` (prompt key -> adapter name)
     each row carries its adapter (PEFT mixed batches). Sampling is seeded per prompt, so which prompts share a
     batch changes no completion."""
+    from ..fewshot import demonstration_turns
+
     routes = routes or {}
-    items = [PromptItem(p.key, p.prompt, language=p.language,
+    turns = {lang: demonstration_turns(lang, n) for lang, n in cfg.shots.items()}
+    items = [PromptItem(p.key, p.prompt, language=p.language, shots=turns.get(p.language, ()),
                         adapter=None if routes.get(p.key, "__base__") == "__base__" else routes[p.key])
              for p in prompts]
     if cfg.backend != "hf" or not (cfg.locks or cfg.steer):  # vllm / openai carry the locks in their requests
@@ -329,6 +341,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
         "generation": cfg.settings.to_dict(),
         "locks": cfg.locks,
         **({"steer": steer_identity(cfg)} if cfg.steer else {}),
+        **({"shots": cfg.shots} if cfg.shots else {}),
         **({"routing": routing} if routing else {}),  # routing accuracy, apart from the pass rates
         "benchmark_standard_decoding": cfg.settings.is_benchmark_standard(),
         "generator": gen.describe(),

@@ -5,10 +5,12 @@ table and one plot. Resumable at every stage.
 Stages (modules of this package; each skips the work whose output is already there, so a rerun continues):
 
 1. `data`: prompts → base-model samples → pairs / SFT / prompt-only data, once, shared by all methods and seeds;
-2. `train`: per method × seed, ONE function (`train.train_one`) with the same shared budget; ``base`` and
-   ``lock`` train nothing, ``checkpoints`` names models trained elsewhere (``{seed}`` filled in);
+2. `train`: per method × seed, ONE function (`train.train_one`) with the same shared budget; ``base``, ``lock``,
+   ``fewshot`` and ``site`` train no weights (``site`` fits its SITE steering file per seed, `methods`),
+   ``checkpoints`` names models trained elsewhere (``{seed}`` filled in);
 3. `evaluate`: per method × seed, one `langlock.evaluate.EvalPlan` (a ``lock`` is the base model with a
-   LanguageLock in its decoding, for target-language requests);
+   LanguageLock in its decoding, ``site`` with a steering file, ``fewshot`` with N demonstrations before each
+   prompt, all for target-language requests: `methods.decoding_for`);
 4. `report` with `statistics`: ``compare.md``, ``compare.csv``, ``compare.png`` and ``results.json`` (kind
    ``compare``) in the output folder.
 

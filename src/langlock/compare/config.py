@@ -7,11 +7,14 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-METHODS = ("base", "lock", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
-#: methods that train nothing: the model as it is, and the model decoded under a LanguageLock
-UNTRAINED = ("base", "lock")
+METHODS = ("base", "lock", "fewshot", "site", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
+#: methods that change no weight: the model as it is, decoded under a LanguageLock, prompted with N
+#: demonstrations, or steered by a SITE file (fitted here: `compare.methods`, not a training run)
+UNTRAINED = ("base", "lock", "fewshot", "site")
 #: methods whose decoding carries a LanguageLock for the target language (`lock_options`)
 LOCKED = ("lock",)
+#: per-method arguments of the methods that are not training runs (their defaults: `compare.methods`)
+METHOD_ARG_KEYS = {"fewshot": ("shots",), "site": ("shots", "num_prompts", "steps", "loss", "lr")}
 
 
 @dataclass
@@ -70,8 +73,15 @@ class CompareConfig:
             unknown = sorted(set(getattr(self, key)) - set(METHODS))
             if unknown:
                 raise UsageError(f"{key} for unknown method(s): {', '.join(unknown)}")
-        if set(UNTRAINED) & set(self.checkpoints):
-            raise UsageError("checkpoints: 'base' and 'lock' train nothing; the model is given as model")
+        if set(UNTRAINED) & set(self.checkpoints) - {"site"}:
+            raise UsageError("checkpoints: 'base', 'lock' and 'fewshot' train nothing; the model is given as model "
+                             "(checkpoints.site names a fitted steering file)")
+        for method, keys in METHOD_ARG_KEYS.items():
+            args = self.method_args.get(method) or {}
+            if not isinstance(args, dict) or set(args) - set(keys):
+                raise UsageError(f"method_args.{method}: unknown key(s) "
+                                 f"{', '.join(sorted(set(args) - set(keys))) if isinstance(args, dict) else args}; "
+                                 f"known: {', '.join(keys)}")
 
     def needs_data(self) -> bool:
         """Whether any selected method is trained here (and so needs the shared training data)."""

@@ -1,8 +1,9 @@
 """Stage 3 of `langlock compare`, evaluation: every method × seed through the same `langlock.evaluate.EvalPlan`
 (held-out ``eval_suite`` or ``eval_lcb_dir`` prompts in the target language and English; ``builtin-retention``
 accuracy and KL to the base on English prompts; decoding seed = the run's seed). A method differs only in its
-model and in its decoding's per-language logits processors (``lock``: a LanguageLock on target-language
-requests, every other request decoded unchanged). The evaluation lives in ``runs/METHOD/seedN/eval``.
+model and in its decoding's per-language parts (`compare.methods.decoding_for`: ``lock`` a LanguageLock,
+``site`` a steering file, ``fewshot`` in-context demonstrations, each on target-language requests only; every
+other request decoded unchanged). The evaluation lives in ``runs/METHOD/seedN/eval``.
 
 Evaluations cached by an older langlock (``runs/METHOD/seedN/metrics.json``) are read instead, their metric keys
 renamed (`langlock.results.RENAMED_METRICS`) and their repetitiveness columns computed from their generations.
@@ -17,7 +18,8 @@ from ..evaluate import Decoding, EvalPlan, Metrics, Runtime, SuiteSpec, evaluate
 from ..evaluate.result import degeneracy
 from ..generate import GenerationSettings
 from ..results import RESULTS_NAME, read_results, rename_metrics
-from .config import LOCKED, CompareConfig, run_dir
+from .config import CompareConfig, run_dir
+from .methods import decoding_for
 
 LEGACY = "metrics.json"
 
@@ -25,12 +27,11 @@ LEGACY = "metrics.json"
 def plan_for(cfg: CompareConfig, method: str, seed: int) -> EvalPlan:
     settings = GenerationSettings(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature,
                                   top_p=cfg.eval_top_p, seed=seed)
-    locks = {cfg.language: dict(cfg.lock_options)} if method in LOCKED else {}
     langs = cfg.language if cfg.language == "en" else f"{cfg.language},en"
     return EvalPlan(
         target=cfg.language,
         confusion=SuiteSpec(suite=cfg.eval_suite, lcb_dir=cfg.eval_lcb_dir, langs=langs, limit=cfg.eval_limit),
-        decoding=Decoding(settings, locks),
+        decoding=Decoding(settings, **decoding_for(cfg, method, seed)),
         retention=SuiteSpec(suite="builtin-retention", langs=cfg.retention_langs, limit=cfg.retention_limit)
         if cfg.retention else None,
         reference_model=str(cfg.model) if cfg.retention else None)

@@ -8,9 +8,12 @@ from pathlib import Path
 from ..evaluate import METRICS
 from ..io_utils import atomic_open
 from ..results import write_results
+from .statistics import COLUMNS
 
-#: metric -> (scale, digits): rates in %, one decimal; KL and NLL drift (nats) with four decimals; lengths with one
-FORMAT = {"kl_en": (1, 4), "nll_drift_en": (1, 4), "nll_drift_target": (1, 4), "mean_chars_target": (1, 1)}
+#: metric -> (scale, digits): rates in %, one decimal; KL and NLL drift (nats) with four decimals; lengths with one;
+#: parameter counts and seconds whole
+FORMAT = {"kl_en": (1, 4), "nll_drift_en": (1, 4), "nll_drift_target": (1, 4), "mean_chars_target": (1, 1),
+          "trainable_params": (1, 0), "train_seconds": (1, 0), "eval_seconds": (1, 0)}
 
 
 def format_cell(cell: dict, key: str, signed: bool = False) -> str:
@@ -43,10 +46,12 @@ def paired_lines(method: str, base: str, deltas: dict) -> list[str]:
 
 def write_report(cfg, summary: dict) -> None:
     out = Path(cfg.output_dir)
-    keys = list(METRICS)
-    head = "| method | " + " | ".join(METRICS[k][0] for k in keys) + " |"
+    keys = list(COLUMNS)
+    head = "| method | " + " | ".join(COLUMNS[k][0] for k in keys) + " |"
     lines = [f"# langlock compare: {cfg.model}, target {cfg.language}, seeds {cfg.seeds}", "",
-             "Mean ± 95% t-interval over seeds; rates in %, KL in nats per token, lengths in characters.", "", head,
+             "Mean ± 95% t-interval over seeds; rates in %, KL in nats per token, lengths in characters; trainable "
+             "parameters (LoRA: the adapter; SITE: its head selection; base, lock, fewshot: 0) and wall-clock "
+             "seconds of training / fitting and of the evaluation.", "", head,
              "|---|" + "---:|" * len(keys)]
     with atomic_open(out / "compare.csv") as fh:
         fh.write("method,metric,mean,ci95," + ",".join(f"seed{s}" for s in cfg.seeds) + "\n")

@@ -12,6 +12,7 @@ from ..io_utils import write_json_atomic
 from .config import CompareConfig, run_dir, say
 from .data import build_data
 from .evaluate import evaluate_run, read_evaluation
+from .methods import run_cost
 from .report import write_report
 from .statistics import summarize
 from .train import model_for
@@ -34,7 +35,7 @@ def run_compare(cfg: CompareConfig) -> dict:
     for seed in cfg.seeds:
         for method in cfg.methods:
             model = model_for(cfg, method, seed, data_dir)
-            metrics = evaluate_run(cfg, method, seed, model)
+            metrics = {**evaluate_run(cfg, method, seed, model), **run_cost(cfg, method, seed, model)}
             per_run.setdefault(method, {})[seed] = metrics
             say(f"evaluated {method} seed {seed}: RPR (English=confusion) {metrics.get('rpr_en_confusion')}, "
                 f"retention {metrics.get('retention_acc')}")
@@ -62,7 +63,9 @@ def report_only(cfg: CompareConfig) -> dict:
         for seed in cfg.seeds:
             metrics = read_evaluation(run_dir(cfg, method, seed), cfg.language)
             if metrics is not None:
-                per_run.setdefault(method, {})[seed] = metrics
+                model = cfg.checkpoints.get(method)
+                model = str(model).replace("{seed}", str(seed)) if model and method != "site" else None
+                per_run.setdefault(method, {})[seed] = {**metrics, **run_cost(cfg, method, seed, model)}
         if method not in per_run:
             missing[method] = "no finished evaluation yet"
     if not per_run:

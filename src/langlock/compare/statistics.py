@@ -10,6 +10,15 @@ import math
 
 from ..evaluate import METRICS
 
+#: compare's own columns beside the evaluation's metrics: what a method costs (`compare.methods.run_cost`, and the
+#: evaluation's wall time); summarised over seeds like the metrics, never paired against the base
+COSTS = {
+    "trainable_params": ("trainable parameters", False),
+    "train_seconds": ("train / fit seconds", False),
+    "eval_seconds": ("evaluation seconds", False),
+}
+COLUMNS = {**METRICS, **COSTS}
+
 #: two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30 (beyond: 1.96)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
@@ -37,7 +46,7 @@ def mean_ci(values: list[float]) -> tuple[float | None, float | None]:
 def summarize_method(runs: dict[int, dict]) -> dict:
     """Per metric: mean, 95 % interval and the per-seed values (in seed order)."""
     row: dict = {"seeds": sorted(runs)}
-    for key in METRICS:
+    for key in COLUMNS:
         mean, half = mean_ci([r.get(key) for r in runs.values()])
         row[key] = {"mean": mean, "ci95": half, "values": [runs[s].get(key) for s in sorted(runs)]}
     return row
@@ -72,4 +81,4 @@ def summarize(methods: list[str], per_run: dict[str, dict[int, dict]], unavailab
     if per_run.get(base):
         paired = {m: paired_deltas(per_run[base], per_run[m]) for m in methods
                   if m != base and per_run.get(m)}
-    return {"metrics": {k: v[0] for k, v in METRICS.items()}, "rows": rows, "paired_base": base, "paired": paired}
+    return {"metrics": {k: v[0] for k, v in COLUMNS.items()}, "rows": rows, "paired_base": base, "paired": paired}

@@ -1,6 +1,7 @@
 """Stage 2 of `langlock compare`, training: the model each method × seed is evaluated with.
 
-``base`` and ``lock`` train nothing (the model as it is; ``lock`` differs only in its decoding); a method named in
+``base``, ``lock``, ``fewshot`` and ``site`` train no weights (the model as it is; they differ only in their decoding,
+`compare.methods`; ``site`` fits its steering file here); a method named in
 ``checkpoints`` takes that directory; every other method is trained through ONE function, `train_one`, with the
 same shared budget (``train``: optimiser steps, prompts per step, learning rate, LoRA) and its own
 ``method_args``. `run_fields` is the whole translation of a compare config into a training run, in the fields of
@@ -29,6 +30,10 @@ DATA_FILE = {"sft": "sft.jsonl", "grpo": "prompts.jsonl", "tlpo": "prompts.jsonl
 def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None) -> str:
     """The model (path or spec) that `method` at `seed` is evaluated with; trains it when needed."""
     if method in UNTRAINED:
+        from .methods import FITS
+
+        if method in FITS:  # an artefact for the decoding (a SITE steering file), not a training run
+            FITS[method](cfg, seed)
         return str(cfg.model)
     if method in cfg.checkpoints:
         path = Path(str(cfg.checkpoints[method]).replace("{seed}", str(seed))).expanduser()

@@ -3,7 +3,9 @@ retention check and which reference model for KL. `langlock.evaluate.evaluate` e
 
 "A model under a LanguageLock" is not a method of its own: it is the model with a `Decoding` whose ``locks``
 hold a lock for a language. A lock applies to the requests of its language only; every other language decodes
-unchanged (`langlock.bench.runner.generate_by_language`).
+unchanged (`langlock.bench.runner.generate_all`). SITE steering (``steer``: language -> fitted file,
+`langlock.steer`) and N-shot prompting (``shots``: language -> N of `langlock.fewshot.demonstration_turns`)
+are carried the same way, per language.
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ class SuiteSpec:
 
 @dataclass(frozen=True)
 class Decoding:
-    """Decoding settings plus the logits processors per language: ``locks`` maps a language to
-    `langlock.inference.lock.LanguageLock` options (``mode``, ``entropy_threshold``...)."""
+    """Decoding settings plus what changes a language's requests: ``locks`` maps a language to
+    `langlock.inference.lock.LanguageLock` options (``mode``, ``entropy_threshold``...); ``steer`` maps a
+    language to a SITE steering file (`langlock steer fit`, fitted for that language); ``shots`` maps a language
+    to N, the in-context demonstrations (`langlock.fewshot.demonstration_turns`) placed before its prompts."""
 
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     locks: dict = field(default_factory=dict)
+    steer: dict = field(default_factory=dict)
+    shots: dict = field(default_factory=dict)
 
     def __post_init__(self):
         from ..languages import check_language
@@ -45,6 +51,14 @@ class Decoding:
             check_language(lang)
             if not isinstance(opts, dict):
                 raise UsageError(f"locks.{lang}: expected LanguageLock options (a mapping), got {opts!r}")
+        for lang, path in self.steer.items():
+            check_language(lang)
+            if not isinstance(path, str) or not path:
+                raise UsageError(f"steer.{lang}: expected a steering file path, got {path!r}")
+        for lang, n in self.shots.items():
+            check_language(lang)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise UsageError(f"shots.{lang}: expected a number of demonstrations >= 0, got {n!r}")
 
 
 @dataclass(frozen=True)
@@ -69,8 +83,13 @@ class EvalPlan:
             raise UsageError("retention runs the builtin-retention suite")
 
     def to_dict(self) -> dict:
-        """The plan as JSON data (what a cached evaluation is checked against)."""
-        return json.loads(json.dumps(asdict(self)))
+        """The plan as JSON data (what a cached evaluation is checked against); empty ``steer`` / ``shots`` are
+        left out, so evaluations cached before those fields existed still match."""
+        data = json.loads(json.dumps(asdict(self)))
+        for key in ("steer", "shots"):
+            if not data["decoding"][key]:
+                del data["decoding"][key]
+        return data
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtim
 
     return BenchConfig(output_dir=str(out), model=str(model), suite=spec.suite, lcb_dir=spec.lcb_dir,
                        task=spec.task, langs=spec.langs, limit=spec.limit, settings=plan.decoding.settings,
-                       locks=plan.decoding.locks, model_label=label, batch_size=runtime.batch_size,
+                       locks=plan.decoding.locks, steer=list(plan.decoding.steer.values()),
+                       shots=dict(plan.decoding.shots), model_label=label, batch_size=runtime.batch_size,
                        max_batch_tokens=runtime.max_batch_tokens, device=runtime.device, dtype=runtime.dtype,
                        threads=runtime.threads, cache_dir=runtime.cache_dir, progress=runtime.progress,
                        reference_model=reference)
@@ -34,7 +35,7 @@ def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtim
 
 def _finished(cfg) -> dict | None:
     """The bench result already in `cfg.output_dir` when it was made with these settings, else None."""
-    from ..bench.runner import SCORINGS, model_label
+    from ..bench.runner import SCORINGS, model_label, steer_identity
 
     f = Path(cfg.output_dir) / RESULTS_NAME
     if not f.is_file():
@@ -42,7 +43,9 @@ def _finished(cfg) -> dict | None:
     res = read_results(f, kinds=("bench",))
     same = (res.get("model") == model_label(cfg) and res.get("generation") == cfg.settings.to_dict()
             and (res.get("locks") or {}) == cfg.locks and res.get("task") == cfg.task
-            and res.get("langs") == cfg.langs and res.get("limit") == cfg.limit)
+            and res.get("langs") == cfg.langs and res.get("limit") == cfg.limit
+            and res.get("steer") == (steer_identity(cfg) if cfg.steer else None)
+            and (res.get("shots") or {}) == cfg.shots)
     if cfg.suite == "builtin-retention":
         kl = (res.get("retention") or {}).get("kl")
         lk = (res.get("retention") or {}).get("likelihood")  # written by a langlock with the likelihood checks
@@ -50,6 +53,16 @@ def _finished(cfg) -> dict | None:
         return res if same and (kl or {}).get("reference_model") == cfg.reference_model else None
     same = same and res.get("quality") == cfg.quality  # scored with these validity signals
     return res if same and all(name in res.get("profiles", {}) for name, _, _ in SCORINGS) else None
+
+
+def check_steer(plan: EvalPlan) -> None:
+    """Each steering file of the plan's decoding exists and was fitted for the language it is given for."""
+    from ..steer.file import load_steer_file
+
+    for lang, path in plan.decoding.steer.items():
+        fitted = load_steer_file(path).language
+        if fitted != lang:
+            raise UsageError(f"steer.{lang}: {path} was fitted for {fitted!r}, not {lang!r}")
 
 
 def evaluate(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime | None = None,
@@ -60,6 +73,7 @@ def evaluate(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime |
 
     runtime = runtime or Runtime()
     out = Path(out_dir)
+    check_steer(plan)
     want = plan.to_dict()
     if (out / RESULTS_NAME).is_file():
         cached = EvalResult.from_dict(read_results(out / RESULTS_NAME, kinds=("evaluation",)))
