@@ -6,9 +6,9 @@ points, the exploration at them (top-k branches and their greedy lookahead) and 
 
 - **The engine** is `generate.vllm.VLLMGenerator`'s (`vllm.LLM` on the trainer's model directory, its dtype,
   `enforce_eager` from `TLPOConfig.vllm_enforce_eager`), built in the trainer's own process: langlock sets
-  ``VLLM_ENABLE_V1_MULTIPROCESSING=0`` (vLLM itself does so for TRL's `external_launcher` colocate mode) so
-  that vLLM V1's engine core and its one worker live in this process and a weight push hands tensors over
-  without copying them between processes. On CPU the worker replaces `torch.set_num_threads` by a no-op
+  ``VLLM_ENABLE_V1_MULTIPROCESSING=0`` while it builds the engine (vLLM sets it for good for TRL's
+  `external_launcher` colocate mode) so that vLLM V1's engine core and its one worker (the `uni` executor)
+  live in this process and a weight push hands tensors over without copying them between processes. On CPU the worker replaces `torch.set_num_threads` by a no-op
   (vLLM pins threads in its worker processes); with no worker process that would take the call away from
   the trainer, so it is restored after the engine starts.
 - **Weight pushes** (`sync_weights`): the trainer's weights, under their Hugging Face names, go to the
@@ -48,6 +48,7 @@ from ..generate.base import prompt_seed
 
 #: Sampling options of `transformers.generate` that have no vLLM counterpart here: a rollout config that
 #: sets them (directly or through the model's generation_config) is refused rather than sampled differently.
+_INPROC = "VLLM_ENABLE_V1_MULTIPROCESSING"
 _UNSUPPORTED = {"typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "no_repeat_ngram_size": 0}
 
 
@@ -152,13 +153,17 @@ class VLLMRollouts:
         self.eos_ids = list(eos_ids)
         self.sampling = sampling_options(model, args)
         dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # the engine core in this process (colocate)
-        set_num_threads = torch.set_num_threads
+        set_num_threads, previous = torch.set_num_threads, os.environ.get(_INPROC)
+        os.environ[_INPROC] = "0"  # the engine core and its worker in this process (colocate)
         try:
             self.generator = VLLMGenerator(engine_source(model), dtype=dtype, seed=args.seed,
                                            enforce_eager=args.vllm_enforce_eager)
         finally:
             torch.set_num_threads = set_num_threads
+            if previous is None:  # child processes started later (a server, a tokenizer pool) get the default
+                os.environ.pop(_INPROC)
+            else:
+                os.environ[_INPROC] = previous
         self.llm = self.generator.llm
         self.loaded_step: int | None = None  # the trainer step whose weights the engine holds
 
