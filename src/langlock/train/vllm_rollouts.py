@@ -46,9 +46,10 @@ from pathlib import Path
 from ..errors import UsageError
 from ..generate.base import prompt_seed
 
+#: vLLM's switch between an engine core in a separate process (default) and in this one (colocated).
+_INPROC = "VLLM_ENABLE_V1_MULTIPROCESSING"
 #: Sampling options of `transformers.generate` that have no vLLM counterpart here: a rollout config that
 #: sets them (directly or through the model's generation_config) is refused rather than sampled differently.
-_INPROC = "VLLM_ENABLE_V1_MULTIPROCESSING"
 _UNSUPPORTED = {"typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "no_repeat_ngram_size": 0}
 
 
