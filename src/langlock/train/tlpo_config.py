@@ -23,6 +23,11 @@ class TLPOConfig(TrainingArguments):
     - `stop_at_confusion` (True): end a rollout once its confusion point (CP) is known; nothing after the CP is
       ever used. `confusion_check_every` (16): tokens between checks. A CP counts as known when two
       consecutive checks agree on it (a word being written can still change its verdict).
+    - `use_vllm` (False): sample the rollouts on a vLLM engine colocated with the trainer (TRL GRPO's
+      `vllm_mode="colocate"`): the weights are pushed to it after each optimiser step, the same sampling
+      settings and stopping rule apply, and exploration and the update stay in `transformers`
+      (`train.vllm_rollouts`; needs the vLLM environment, docs/vllm.md). `vllm_enforce_eager` (False): skip
+      vLLM's start-up compilation (minutes on CPU) at the price of slower decoding.
 
     > Parameters that control branching (exploration at the CP)
     - `num_branches` (16): top-k next tokens of the current policy at the CP (raw logits, T = 1). Paper N=16.
@@ -71,6 +76,9 @@ class TLPOConfig(TrainingArguments):
     top_p: float | None = field(default=None, metadata={"help": "Nucleus sampling (None: generation_config)."})
     top_k: int | None = field(default=None, metadata={"help": "Top-k sampling (None: generation_config)."})
     stop_at_confusion: bool = field(default=True, metadata={"help": "Stop a rollout once its CP is known."})
+    use_vllm: bool = field(default=False, metadata={
+        "help": "Generate the rollouts on a colocated vLLM engine, weights pushed after each optimiser step."})
+    vllm_enforce_eager: bool = field(default=False, metadata={"help": "vLLM engine without start-up compilation."})
     confusion_check_every: int = field(default=16, metadata={"help": "Tokens between CP checks."})
     num_branches: int = field(default=16, metadata={"help": "Top-k candidates explored at each CP (>= 2)."})
     branch_length: int = field(default=3, metadata={"help": "Greedy lookahead tokens scored with a candidate."})
@@ -143,3 +151,7 @@ def validate_tlpo_fields(cfg) -> None:
             f"supported: {', '.join(sorted(TLPO_LANGUAGES))}"
         )
     cfg.target_language = lang
+    if cfg.use_vllm:
+        from .vllm_rollouts import check_available
+
+        check_available()

@@ -3,7 +3,8 @@
 One trainer step = one data batch of prompts:
 
 1. `_generate_rollouts`: sample `num_generations` completions per prompt with the current policy, stopping a
-   rollout once its confusion point (CP) is known.
+   rollout once its confusion point (CP) is known; with `use_vllm` on a colocated vLLM engine that receives
+   the weights after each optimiser step (`train.vllm_rollouts`), else with `transformers.generate`.
 2. `_find_confusion_points`: run the detector on each completion and map the CP character to a token (the
    sampled ids via incremental-detokenisation offsets, or the reference's re-tokenised text).
 3. `_branch_and_score`: at every CP at once, the top-`num_branches` next tokens and their greedy lookahead
@@ -148,6 +149,12 @@ class TLPOTrainer(Trainer):
         gen_eos = getattr(self.accelerator.unwrap_model(model).generation_config, "eos_token_id", None)
         ids = {eos} | (set(gen_eos) if isinstance(gen_eos, list) else {gen_eos})
         self.eos_ids = sorted(i for i in ids if i is not None)
+        self.vllm_rollouts = None
+        if args.use_vllm:  # rollouts on a colocated vLLM engine (train.vllm_rollouts)
+            from .vllm_rollouts import VLLMRollouts
+
+            self.vllm_rollouts = VLLMRollouts(self.accelerator.unwrap_model(self.model), args, tok, detector,
+                                              self.eos_ids)
 
     # ----------------------------------------------------------------------------------------- step
 
@@ -184,9 +191,20 @@ class TLPOTrainer(Trainer):
     @torch.no_grad()
     def _generate_rollouts(self, policy, prompts: list[str]):
         """`num_generations` sampled completions per prompt. Returns (prompt ids per rollout, response ids)."""
-        args, tok = self.args, self.processing_class
+        args = self.args
         per_prompt = [self._chat_ids(p) for p in prompts]
         rows = [ids for ids in per_prompt for _ in range(args.num_generations)]
+        if self.vllm_rollouts is not None:
+            responses = self.vllm_rollouts.rollouts(policy, rows, prompts, self.state.global_step, self._metrics)
+        else:
+            responses = self._hf_rollouts(policy, rows)
+        lengths = [len(r) for r in responses]
+        self._metrics["completions/mean_length"].append(sum(lengths) / max(len(lengths), 1))
+        return rows, responses
+
+    def _hf_rollouts(self, policy, rows: list[list[int]]) -> list[list[int]]:
+        """Sample a completion of each prompt-id row with `transformers.generate` (cut after the first EOS)."""
+        args, tok = self.args, self.processing_class
         input_ids, mask, _ = br.left_pad(rows, tok.pad_token_id, self.accelerator.device)
         stop = None
         if args.stop_at_confusion:
@@ -208,9 +226,7 @@ class TLPOTrainer(Trainer):
                     cut = j + 1
                     break
             responses.append(row[:cut])
-        lengths = [len(r) for r in responses]
-        self._metrics["completions/mean_length"].append(sum(lengths) / max(len(lengths), 1))
-        return rows, responses
+        return responses
 
     # -------------------------------------------------------------------------- 2. confusion points
 
