@@ -23,12 +23,20 @@ class CompareConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     # data
     pool: str = "builtin-train"
+    #: builtin-train only: its prompts of this task (monolingual or crosslingual; None: both)
+    pool_task: str | None = None
+    #: overrides of the pool's prompt filter (`langlock.databuild.prompts.FilterRules` fields), e.g.
+    #: {banned_substrings: []} to keep the cross-lingual requests, which name the language
+    pool_rules: dict = field(default_factory=dict)
     pool_limit: int | None = 64
     samples_per_prompt: int = 8
     sample_temperature: float = 0.7
     sample_max_new_tokens: int = 128
     data_seed: int = 0
     pair_ignore_english: bool = False
+    #: a sample counts as clean (SFT target, DPO chosen) only when it also passes the cheap validity signals
+    #: (`langlock.quality`: no echo of the prompt, no loop, not near-empty)
+    pair_require_valid: bool = False
     # training: settings shared by every method (max_steps, per_device_train_batch_size, learning_rate, lora,
     # lora_r, lora_alpha, lora_dropout, lora_target_modules; other keys go to the TRL baselines), then per-method
     # overrides
@@ -62,6 +70,10 @@ class CompareConfig:
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise UsageError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
+        if self.pool_task not in (None, "monolingual", "crosslingual"):
+            raise UsageError(f"pool_task must be monolingual or crosslingual, got {self.pool_task!r}")
+        if self.pool_task and self.pool != "builtin-train":
+            raise UsageError("pool_task applies to the builtin-train pool only")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):

@@ -6,7 +6,10 @@ is *confused* when the detector finds a confusion point (``first_confusion_char 
 shorter than ``min_chars`` (after stripping) are unusable and ignored, and so are completions with nothing the
 detector can judge (status ``skip``: e.g. an all-English answer in the English-neutral setting), unless
 ``skip_as_clean`` is set — TLPO's own script counted those as clean (no confusion point), which can make an
-English answer the *chosen* one for a Korean prompt. Prompts whose usable completions are all
+English answer the *chosen* one for a Korean prompt. With ``require_valid`` a completion the detector passes is
+clean only when it is also a valid answer under the cheap signals of `langlock.quality` (no echo of the prompt,
+no loop, not near-empty); an invalid one counts as confused (a rejected answer, never an SFT target). Prompts
+whose usable completions are all
 confused or all clean carry no preference and are dropped. Otherwise ``chosen`` is a clean completion and
 ``rejected`` a confused one, each drawn with `random.Random(f"{seed}:{id}")` — seeded per prompt, so the choice
 does not depend on file order (the original used an unseeded `random.sample`).
@@ -36,8 +39,10 @@ from .jsonl import as_messages, read_rows, user_text
 SFT_SOURCES = ("auto", "reference", "clean")
 
 
-def judge(detector, text: str, min_chars: int = 1, skip_as_clean: bool = False) -> bool | None:
-    """True = confused, False = clean, None = unusable (shorter than `min_chars`, or nothing judgeable)."""
+def judge(detector, text: str, min_chars: int = 1, skip_as_clean: bool = False,
+          valid_for: str | None = None) -> bool | None:
+    """True = confused, False = clean, None = unusable (shorter than `min_chars`, or nothing judgeable).
+    `valid_for`: the prompt; a clean text must also be a valid answer to it (cheap signals), else it is confused."""
     if len(text.strip()) < min_chars:
         return None
     det = detector.detect(text)
@@ -45,6 +50,10 @@ def judge(detector, text: str, min_chars: int = 1, skip_as_clean: bool = False) 
         return True
     if det.status == "skip" and not skip_as_clean:
         return None
+    if valid_for is not None:
+        from ..quality.verdict import judge_answer
+
+        return judge_answer(text, valid_for).valid is False
     return False
 
 
@@ -59,6 +68,7 @@ def build_pairs(
     min_chars: int = 1,
     sft_source: str = "auto",
     skip_as_clean: bool = False,
+    require_valid: bool = False,
 ) -> dict:
     """Read a samples file, write pairs/sft/prompts/stats into `out_dir` atomically; return the stats.
 
@@ -84,7 +94,7 @@ def build_pairs(
             raise InputError(f"{where}: language {row.get('language')!r} differs from --lang {language}")
         q = user_text(row["prompt"])
         pid = str(row.get("id") or n)
-        verdicts = [judge(detector, c, min_chars, skip_as_clean) for c in comps]
+        verdicts = [judge(detector, c, min_chars, skip_as_clean, q if require_valid else None) for c in comps]
         clean = [c for c, v in zip(comps, verdicts) if v is False]
         confused = [c for c, v in zip(comps, verdicts) if v is True]
         stats["completions"] += len(comps)
@@ -114,7 +124,8 @@ def build_pairs(
     stats["sft"] = len(sft)
     stats["confusion_rate"] = stats["confused"] / max(1, stats["clean"] + stats["confused"])
     stats["settings"] = {"profile": profile, "ignore_english": ignore_english, "seed": seed, "min_chars": min_chars,
-                         "sft_source": sft_source, "skip_as_clean": skip_as_clean, "language": language}
+                         "sft_source": sft_source, "skip_as_clean": skip_as_clean, "language": language,
+                         "require_valid": require_valid}
     if not pairs:
         raise InputError(
             f"{samples}: no preference pairs — of {len(rows)} prompt(s), {stats['all_confused']} had only confused "
