@@ -22,7 +22,7 @@ def register(sub) -> None:
                    help="diagnose: prompts per task and language from builtin-confusion (default 2 of 30)")
     p.add_argument("--langs", help="diagnose: comma-separated languages (default: the suite's ten)")
     p.add_argument("--verify-limit", type=int,
-                   help="verify: held-out prompts per task and language (default: the recipe's, 15 of 30)")
+                   help="verify: held-out prompts (default: the recipe's, 20 of the 30 cross-lingual ones)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the demo's recipe, a compare config (repeatable), e.g. "
                         "--set 'methods=[base,dpo]' or --set 'train={max_steps: 40, lora: true}'")

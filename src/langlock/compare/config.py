@@ -52,6 +52,7 @@ class CompareConfig:
     eval_suite: str | None = "builtin-confusion"
     eval_lcb_dir: str | None = None
     eval_limit: int | None = 10
+    eval_task: str = "all"  # monolingual, crosslingual or all prompts of the evaluation suite
     eval_max_new_tokens: int = 100
     eval_temperature: float = 0.3
     eval_top_p: float = 0.75
