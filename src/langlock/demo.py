@@ -58,7 +58,7 @@ class DemoSettings:
     verify_limit: int | None = None  # verify: held-out prompts per task and language (None: the recipe's)
     overrides: list[str] = field(default_factory=list)  # KEY=VALUE for the recipe (a CompareConfig)
     batch_size: int = 16
-    threads: int | None = None
+    threads: int | None = 1  # torch CPU threads for every stage (None: torch's default)
     cache_dir: str | None = None
     seed: int = 0
     max_new_tokens: int = 100
@@ -215,6 +215,10 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
     t0 = time.time()
     root = Path(s.output_dir)
     cfg = recipe(s)
+    if s.threads:
+        import torch
+
+        torch.set_num_threads(s.threads)  # sampling and training run before compare sets it
     method, lang = fix_method(cfg), cfg.language
     model_path = resolve_model(cfg.model, s.cache_dir)
     out.write(f"model: {cfg.model} -> {model_path}\n")

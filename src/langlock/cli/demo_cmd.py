@@ -27,7 +27,9 @@ def register(sub) -> None:
                    help="override a key of the demo's recipe, a compare config (repeatable), e.g. "
                         "--set 'methods=[base,dpo]' or --set 'train={max_steps: 40, lora: true}'")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: on 2 cores busy with other jobs, 2 threads generated several "
+                        "times slower than 1; 0: torch's default)")
     p.add_argument("--cache-dir", help="converted-model cache (default: $LANGLOCK_CACHE or ~/.cache/langlock/models)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-new-tokens", type=int, default=100, help="default 100, the benchmark's")
@@ -47,5 +49,5 @@ def run(args) -> int:
         raise UsageError("--limit and --verify-limit must be >= 1")
     return run_demo(DemoSettings(output_dir=args.output_dir, model=args.model, limit=args.limit, langs=args.langs,
                                  verify_limit=args.verify_limit, overrides=args.overrides,
-                                 batch_size=args.batch_size, threads=args.threads, cache_dir=args.cache_dir,
+                                 batch_size=args.batch_size, threads=args.threads or None, cache_dir=args.cache_dir,
                                  seed=args.seed, max_new_tokens=args.max_new_tokens))
