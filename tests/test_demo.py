@@ -17,7 +17,8 @@ from langlock.cli.main import main
 from tiny_models import make_model_dir
 
 TINY = ["train={max_steps: 2, per_device_train_batch_size: 1, lora: true, lora_r: 4, max_length: 512}",
-        "pool_limit=3", "sample_max_new_tokens=6", "retention_limit=1"]
+        "pool_limit=3", "sample_max_new_tokens=6", "retention_limit=1", "pair_validity=cheap", "eval_quality=cheap",
+        "sample_temperature=0.7"]
 ANSWERS = ["Gerne! Nimm frische Bohnen und heißes Wasser, dann lass den Kaffee vier Minuten ziehen.",
            "Im Winter ist das Dorf still, die Dächer sind weiß und aus den Kaminen steigt Rauch.",
            "Hier sind fünf Ideen: ein Vulkanmodell, Kresse im Dunkeln, eine Zitronenbatterie, Magnete, Wetter."]
@@ -63,7 +64,7 @@ def test_demo_runs_the_whole_story_and_resumes(tmp_path, capsys):
     # the fix stage kept the cross-lingual requests (which name the language) and only valid German targets
     data = out / "verify" / "data"
     assert [json.loads(x)["prompt"] for x in (data / "prompts.jsonl").read_text().splitlines()] == prompts
-    sft = [json.loads(x) for x in (data / "pairs-ief-valid" / "sft.jsonl").read_text().splitlines()]
+    sft = [json.loads(x) for x in (data / "pairs-ief-valid-cheap" / "sft.jsonl").read_text().splitlines()]
     assert [s["completion"][0]["content"] for s in sft] == ANSWERS
     assert "3 SFT targets" in text
     assert (out / "verify" / "runs" / "sft" / "seed0" / "model" / "adapter_config.json").is_file()

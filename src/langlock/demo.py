@@ -156,8 +156,9 @@ def fix(cfg, out=sys.stdout) -> Path:
     data_dir = build_data(cfg)
     stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
     out.write(f"data: {stats['prompts']} {cfg.pool_task or ''} {cfg.language} prompts of {cfg.pool} x "
-              f"{cfg.samples_per_prompt} base samples; {stats['clean']} in {cfg.language} and valid, "
-              f"{stats['confused']} not; {stats['sft']} SFT targets, {stats['pairs']} pairs ({data_dir})\n")
+              f"{cfg.samples_per_prompt} base samples; {stats['clean']} in {cfg.language} and valid "
+              f"({cfg.pair_validity} judge), {stats['confused']} not ({stats.get('invalid', 0)} of them in "
+              f"{cfg.language} but invalid); {stats['sft']} SFT targets, {stats['pairs']} pairs ({data_dir})\n")
     return Path(model_for(cfg, method, cfg.seeds[0], data_dir))
 
 

@@ -34,9 +34,9 @@ class CompareConfig:
     sample_max_new_tokens: int = 128
     data_seed: int = 0
     pair_ignore_english: bool = False
-    #: a sample counts as clean (SFT target, DPO chosen) only when it also passes the cheap validity signals
-    #: (`langlock.quality`: no echo of the prompt, no loop, not near-empty)
-    pair_require_valid: bool = False
+    #: a sample counts as clean (SFT target, DPO chosen) only when it is also a valid answer (`langlock.quality`):
+    #: "cheap" (no echo of the prompt, no loop, not near-empty) or "full" (plus the fluency judge model); None: no check
+    pair_validity: str | None = None
     # training: settings shared by every method (max_steps, per_device_train_batch_size, learning_rate, lora,
     # lora_r, lora_alpha, lora_dropout, lora_target_modules; other keys go to the TRL baselines), then per-method
     # overrides
@@ -53,6 +53,7 @@ class CompareConfig:
     eval_lcb_dir: str | None = None
     eval_limit: int | None = 10
     eval_task: str = "all"  # monolingual, crosslingual or all prompts of the evaluation suite
+    eval_quality: str = "cheap"  # answer validity in the evaluation: "cheap" signals or "full" (the judge model too)
     eval_max_new_tokens: int = 100
     eval_temperature: float = 0.3
     eval_top_p: float = 0.75
@@ -75,6 +76,8 @@ class CompareConfig:
             raise UsageError(f"pool_task must be monolingual or crosslingual, got {self.pool_task!r}")
         if self.pool_task and self.pool != "builtin-train":
             raise UsageError("pool_task applies to the builtin-train pool only")
+        if self.pair_validity not in (None, "cheap", "full") or self.eval_quality not in ("cheap", "full"):
+            raise UsageError("pair_validity must be cheap, full or null and eval_quality cheap or full")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):

@@ -1,8 +1,8 @@
 """Stage 1 of `langlock compare`, data (once, shared by every method and seed): a prompt pool (``builtin-train``,
 optionally one task of it, or a JSONL pool) filtered by `langlock.databuild.prompts` (rules: ``pool_rules``);
 ``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`); pairs / SFT /
-prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid with
-``pair_require_valid``). Each step resumes.
+prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
+with ``pair_validity``). Each step resumes.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ def build_data(cfg: CompareConfig) -> Path:
     if stats["sampled"]:
         say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s")
     pairs_dir = data / (("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
-                        + ("-valid" if cfg.pair_require_valid else ""))
+                        + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else ""))
     if not (pairs_dir / "stats.json").exists():
         st = build_pairs(data / "samples.jsonl", cfg.language, pairs_dir, ignore_english=cfg.pair_ignore_english,
-                         seed=cfg.data_seed, require_valid=cfg.pair_require_valid)
+                         seed=cfg.data_seed, validity=cfg.pair_validity)
         say(f"data: {st['pairs']} pairs, {st['sft']} SFT rows from {st['prompts']} prompts "
              f"(confusion rate of the base samples {st['confusion_rate']:.3f})")
     return pairs_dir

@@ -34,7 +34,7 @@ def plan_for(cfg: CompareConfig, method: str, seed: int) -> EvalPlan:
         decoding=Decoding(settings, locks),
         retention=SuiteSpec(suite="builtin-retention", langs=cfg.retention_langs, limit=cfg.retention_limit)
         if cfg.retention else None,
-        reference_model=str(cfg.model) if cfg.retention else None)
+        reference_model=str(cfg.model) if cfg.retention else None, quality=cfg.eval_quality)
 
 
 def runtime_for(cfg: CompareConfig) -> Runtime:
