@@ -203,6 +203,7 @@ def test_pairs_validity_rejects_loops_and_echoes_as_targets(tmp_path):
     pairs = [json.loads(x) for x in (tmp_path / "valid" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pairs] == [(good, loop)]
     assert strict["all_confused"] == 1 and strict["settings"]["validity"] == "cheap"
-    # without the check the loop and the echo pass as clean German: no pair, and they could be SFT targets
-    with pytest.raises(InputError, match="2 only clean"):
-        build_pairs(src, "de", tmp_path / "plain", profile="lcb", seed=0)
+    # without the check the loop and the echo pass as clean German: no pair, and they are SFT targets
+    plain = build_pairs(src, "de", tmp_path / "plain", profile="lcb", seed=0)
+    assert (plain["pairs"], plain["sft"], plain["all_clean"]) == (0, 2, 2)
+    assert (tmp_path / "plain" / "pairs.jsonl").read_text(encoding="utf-8") == ""

@@ -82,7 +82,8 @@ def build_pairs(
 ) -> dict:
     """Read a samples file, write pairs/sft/prompts/stats into `out_dir` atomically; return the stats.
 
-    Raises `InputError` (nothing written) for a malformed samples file or when no prompt yields a pair.
+    Raises `InputError` (nothing written) for a malformed samples file or when no prompt yields a pair or an SFT
+    row.
     """
     if sft_source not in SFT_SOURCES:
         raise UsageError(f"unknown sft source {sft_source!r}; choose one of {', '.join(SFT_SOURCES)}")
@@ -146,10 +147,10 @@ def build_pairs(
     stats["settings"] = {"profile": profile, "ignore_english": ignore_english, "seed": seed, "min_chars": min_chars,
                          "sft_source": sft_source, "skip_as_clean": skip_as_clean, "language": language,
                          "validity": validity, "judge_model": judge_model}
-    if not pairs:
+    if not pairs and not sft:  # SFT alone can train on rows without a pair (an empty pairs.jsonl is written)
         raise InputError(
-            f"{samples}: no preference pairs — of {len(rows)} prompt(s), {stats['all_confused']} had only confused "
-            f"completions, {stats['all_clean']} only clean ones, {stats['no_usable']} none usable"
+            f"{samples}: no preference pairs and no SFT rows — of {len(rows)} prompt(s), {stats['all_confused']} had "
+            f"only confused completions, {stats['all_clean']} only clean ones, {stats['no_usable']} none usable"
         )
     with atomic_dir(out_dir) as tmp:
         write_jsonl_atomic(tmp / "pairs.jsonl", pairs)
