@@ -180,3 +180,16 @@ def test_compare_evaluates_checkpoints_trained_elsewhere(tmp_path):
     cfg.seeds = [5]
     with pytest.raises(InputError, match="not a model or adapter directory"):
         run_compare(cfg)
+
+
+def test_pool_task_and_eval_task(tmp_path):
+    from langlock.compare.evaluate import plan_for
+
+    base = dict(model="m", language="de", output_dir=str(tmp_path / "c"))
+    for bad in ({"pool_task": "both"}, {"pool_task": "crosslingual", "pool": "pool.jsonl"}):
+        with pytest.raises(UsageError, match="pool_task"):
+            CompareConfig(**base, **bad)
+    cfg = CompareConfig(**base, pool_task="crosslingual", eval_task="crosslingual", eval_limit=20)
+    spec = plan_for(cfg, "sft", 0).confusion
+    assert (spec.task, spec.langs, spec.limit) == ("crosslingual", "de,en", 20)
+    assert plan_for(CompareConfig(**base), "base", 0).confusion.task == "all"  # cached plans keep their form

@@ -185,3 +185,25 @@ def test_pairs_bad_inputs_exit_2_and_write_nothing(tmp_path, capsys):
         assert not out.exists() and not list(tmp_path.glob(f".out-{src.stem}*"))
     with pytest.raises(InputError):
         build_prompts(empty, "ko", tmp_path / "x.jsonl")
+
+
+def test_pairs_validity_rejects_loops_and_echoes_as_targets(tmp_path):
+    """With validity, a German answer that loops or restates the prompt is never an SFT target or a chosen
+    answer: it becomes a rejected one; a genuine German answer stays the target."""
+    prompt = "Antworte mir bitte ausführlich: Sag mir, wie man eine gute Kanne Kaffee kocht."
+    loop = "Der Kaffee ist sehr gut und heiß. " * 8
+    echo = prompt
+    good = "Nimm frisch gemahlene Bohnen, heißes Wasser knapp unter dem Siedepunkt und lass ihn vier Minuten ziehen."
+    rows = [{"id": "a", "prompt": prompt, "completions": [loop, good]},
+            {"id": "b", "prompt": prompt, "completions": [loop, echo]}]
+    src = _write(tmp_path / "s.jsonl", rows)
+    strict = build_pairs(src, "de", tmp_path / "valid", profile="lcb", seed=0, validity="cheap")
+    sft = [json.loads(x) for x in (tmp_path / "valid" / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(s["id"], s["completion"][0]["content"]) for s in sft] == [("a", good)]
+    pairs = [json.loads(x) for x in (tmp_path / "valid" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pairs] == [(good, loop)]
+    assert strict["all_confused"] == 1 and strict["settings"]["validity"] == "cheap"
+    # without the check the loop and the echo pass as clean German: no pair, and they are SFT targets
+    plain = build_pairs(src, "de", tmp_path / "plain", profile="lcb", seed=0)
+    assert (plain["pairs"], plain["sft"], plain["all_clean"]) == (0, 2, 2)
+    assert (tmp_path / "plain" / "pairs.jsonl").read_text(encoding="utf-8") == ""

@@ -134,3 +134,19 @@ def test_plan_validation_and_metric_migration():
         0.5, 0.6, 0.7, 0.8, 0.9)
     res = EvalResult(model="m", plan={"target": "ko"}, metrics=m, reports={"confusion": "confusion"}, seconds=1.0)
     assert EvalResult.from_dict(json.loads(json.dumps(res.to_dict()))) == res
+
+
+def test_plan_quality_is_checked_and_older_cached_plans_read_as_cheap(model, tmp_path):
+    with pytest.raises(UsageError, match="quality"):
+        EvalPlan(target="ko", confusion=SuiteSpec(suite="builtin-confusion"), quality="strict")
+    plan = _plan(model, retention=False)
+    out = tmp_path / "e"
+    first = evaluate(model, plan, out, RUNTIME)
+    assert first.plan["quality"] == "cheap"
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    del saved["plan"]["quality"]  # as a langlock before the field wrote it
+    (out / "results.json").write_text(json.dumps(saved), encoding="utf-8")
+    assert evaluate(model, plan, out, RUNTIME).metrics == first.metrics
+    full = EvalPlan(target="ko", confusion=plan.confusion, decoding=plan.decoding, quality="full")
+    with pytest.raises(UsageError, match="another plan"):
+        evaluate(model, full, out, RUNTIME)

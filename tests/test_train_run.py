@@ -14,7 +14,7 @@ from langlock.errors import UsageError
 from langlock.train import METHODS, PeftSettings, RunConfig, is_finished, run
 
 ROOT = Path(__file__).resolve().parents[1]
-TLPO_RECIPES = sorted((ROOT / "configs" / "tlpo").glob("*.yaml")) + [ROOT / "src/langlock/data/demo_tlpo_ko.yaml"]
+TLPO_RECIPES = sorted((ROOT / "configs" / "tlpo").glob("*.yaml"))
 BASELINE_RECIPES = sorted((ROOT / "configs" / "baselines").glob("*.yaml"))
 
 

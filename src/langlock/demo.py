@@ -1,15 +1,26 @@
-"""The whole story on the embedded default: diagnose → fix → verify → report (`langlock demo`, `make demo`).
+"""The whole story on a test subject that can write the language: diagnose → fix → verify → report
+(`langlock demo`, `make demo`).
+
+The subject is SmolLM2-135M-Instruct on German (docs/subjects.md): it writes German when asked in German, but
+answers most English requests "answer in German" in English. (Its Korean, the earlier demo's target, is echoes
+and syllable noise: no method can fix what the model cannot write.)
 
 1. **diagnose** the model on `builtin-confusion` (every language, the benchmark's decoding, a subset);
-2. **fix** the target language (Korean) two ways: a short TLPO run with LoRA on `builtin-train` prompts (the
-   packaged recipe `data/demo_tlpo_ko.yaml`, a pre-set small budget) and a `LanguageLock` at decoding time;
-3. **verify** base, lock and TLPO identically with `langlock.compare` (held-out `builtin-confusion` prompts in
-   the target language and English, `builtin-retention` accuracy, KL to the base on English prompts); the lock is
-   the base model whose decoding carries a LanguageLock for Korean requests (English requests decode unchanged);
-4. **report**: one HTML page over all runs, and the before/after table on stdout.
+2. **fix** German by rejection-sampled SFT on the model's *own* answers: the base samples answers to the
+   cross-lingual German requests of `builtin-train`; the ones in German that are also valid (no echo, loop or
+   near-empty answer) become the SFT targets of a short LoRA run. The recipe is the packaged compare config
+   `data/demo_de.yaml` (`langlock.compare`: data → train), so the fix is the project's `sft` method, nothing
+   special to the demo;
+3. **verify** base and fix identically with `langlock.compare` on held-out prompts (`builtin-confusion`'s German
+   cross-lingual prompts: other requests and phrasings than training's), `builtin-retention`,
+   multiple-choice accuracy and NLL drift on genuine text (the base scored once), and KL to the base;
+4. **report**: one HTML page (the same prompts' answers side by side, before and after), the before/after table
+   and one line ``RESULT cpr_before=… cpr_after=… vr_before=… vr_after=… nll_drift_en=…``: cross-lingual clean
+   pass rate and valid-answer rate in the target language on the held-out prompts (%), and the relative change
+   of English NLL per byte on genuine text.
 
-Every stage resumes: a rerun skips finished benches, continues TLPO from its last checkpoint and re-evaluates
-nothing already evaluated.
+Every stage resumes: a rerun skips the finished diagnose, reuses the data and the trained adapter and
+re-evaluates nothing already evaluated.
 """
 
 from __future__ import annotations
@@ -21,38 +32,33 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-DEMO_LANGUAGE = "ko"
-TLPO_RECIPE = "demo_tlpo_ko.yaml"
-#: (metric key in langlock.compare, column header, scale, digits)
+RECIPE = "demo_de.yaml"
+#: (metric key in langlock.compare, column header, scale, digits); {lang} is the target language
 TABLE = (
-    ("rpr_en_confusion", "ko RPR", 100, 1),
-    ("lcb_lpr", "ko LPR", 100, 1),
-    ("lcb_wpr", "ko WPR", 100, 1),
-    ("en_lpr", "en LPR", 100, 1),
-    ("vr_target", "ko VR", 100, 1),
-    ("cpr_target", "ko CPR", 100, 1),
-    ("cpr_cross", "ko CPR x", 100, 1),
+    ("cpr_cross", "{lang} CPR x", 100, 1),
+    ("vr_cross", "{lang} VR x", 100, 1),
+    ("lcb_lpr_cross", "{lang} LPR x", 100, 1),
     ("retention_acc", "retention", 100, 1),
-    ("retention_acc_target", "ret. (ko)", 100, 1),
-    ("kl_en", "KL(en)", 1, 4),
     ("mc_acc", "MC (en)", 100, 1),
     ("mc_delta", "MC chg", 100, 1),
     ("nll_drift_en", "NLL chg en", 1, 4),
-    ("nll_drift_target", "NLL chg ko", 1, 4),
+    ("nll_drift_target", "NLL chg {lang}", 1, 4),
+    ("kl_en", "KL(en)", 1, 4),
 )
-LABELS = {"base": "before (base)", "lock": "LanguageLock", "tlpo": "TLPO (LoRA)"}
+LABELS = {"base": "before (base)", "lock": "LanguageLock", "sft": "SFT (LoRA)", "dpo": "DPO (LoRA)",
+          "tlpo": "TLPO (LoRA)"}
 
 
 @dataclass
 class DemoSettings:
     output_dir: str = "runs/demo"
-    model: str = "smollm2-135m-instruct"
-    limit: int = 3  # diagnose: prompts per task and language
+    model: str | None = None  # None: the recipe's
+    limit: int = 2  # diagnose: prompts per task and language
     langs: str | None = None  # diagnose languages (None: the suite's ten)
-    verify_limit: int = 10  # verify: prompts per task for ko and en
-    tlpo_overrides: list[str] = field(default_factory=list)  # KEY=VALUE for the TLPO recipe
+    verify_limit: int | None = None  # verify: held-out prompts per task and language (None: the recipe's)
+    overrides: list[str] = field(default_factory=list)  # KEY=VALUE for the recipe (a CompareConfig)
     batch_size: int = 16
-    threads: int | None = None
+    threads: int | None = 1  # torch CPU threads for every stage (None: torch's default)
     cache_dir: str | None = None
     seed: int = 0
     max_new_tokens: int = 100
@@ -66,41 +72,69 @@ def _pct(v, scale=100, digits=1) -> str:
     return "–" if v is None else f"{v * scale:.{digits}f}"
 
 
-def diagnose(s: DemoSettings, model_path: Path, out=sys.stdout) -> Path:
+def recipe(s: DemoSettings):
+    """The demo's compare config: the packaged recipe, the demo's folder, model, seed and limits, then the
+    user's KEY=VALUE overrides."""
+    from dataclasses import fields
+
+    from .compare import CompareConfig
+    from .config_io import apply_overrides, read_yaml
+    from .errors import UsageError
+
+    with resources.as_file(resources.files("langlock") / "data" / RECIPE) as path:
+        data = read_yaml(path)
+    data.update(output_dir=str(Path(s.output_dir) / "verify"), seeds=[s.seed], batch_size=s.batch_size,
+                threads=s.threads, eval_max_new_tokens=s.max_new_tokens)
+    if s.model:
+        data["model"] = s.model
+    if s.verify_limit is not None:
+        data["eval_limit"] = s.verify_limit
+    apply_overrides(data, s.overrides)
+    known = {f.name for f in fields(CompareConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"demo recipe: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return CompareConfig(**data)
+
+
+def fix_method(cfg) -> str:
+    """The recipe's fix: its one trained method."""
+    from .compare import UNTRAINED
+    from .errors import UsageError
+
+    trained = [m for m in cfg.methods if m not in UNTRAINED]
+    if len(trained) != 1 or "base" not in cfg.methods:
+        raise UsageError(f"the demo recipe needs 'base' and exactly one trained method, got {cfg.methods}")
+    return trained[0]
+
+
+def diagnose(s: DemoSettings, model_path: Path, label: str, out=sys.stdout) -> Path:
     """Stage 1: builtin-confusion on every language; prints the table and the first confusion points."""
     from .bench.report import excerpt
     from .bench.runner import BenchConfig, run_bench
     from .generate import GenerationSettings
 
     run = Path(s.output_dir) / "diagnose"
-    cfg = BenchConfig(output_dir=str(run), model=str(model_path), model_label=s.model, suite="builtin-confusion",
+    cfg = BenchConfig(output_dir=str(run), model=str(model_path), model_label=label, suite="builtin-confusion",
                       langs=s.langs, limit=s.limit, batch_size=s.batch_size, threads=s.threads,
                       settings=GenerationSettings(seed=s.seed, max_new_tokens=s.max_new_tokens))
     summary = run_bench(cfg)
-    tlpo = {(r["task"], r["language"]): r for r in summary["profiles"]["tlpo"]["rows"]
-            if r["level"] in ("language", "overall")}
     out.write(f"builtin-confusion, first {s.limit} prompt(s) per task and language (subset), "
-              "decoding p=0.75 T=0.3 <=100 tokens\n")
-    out.write("task          lang     n    LPR    WPR   LCPR  TLPO-RPR\n")
+              "decoding p=0.75 T=0.3 <=100 tokens; VR = valid answers, CPR = valid and in the right language\n")
+    out.write("task          lang     n    LPR     VR    CPR\n")
     for r in summary["profiles"]["lcb"]["rows"]:
         if r["level"] not in ("language", "overall"):
             continue
-        t = tlpo.get((r["task"], r["language"]), {})
-        out.write(f"{r['task']:13s} {r['language']:5s} {r['n']:4d} {_pct(r['lpr']):>6s} {_pct(r['wpr']):>6s} "
-                  f"{_pct(r.get('lcpr')):>6s} {_pct(t.get('rpr')):>8s}\n")
+        out.write(f"{r['task']:13s} {r['language']:5s} {r['n']:4d} {_pct(r['lpr']):>6s} {_pct(r.get('vr')):>6s} "
+                  f"{_pct(r.get('cpr')):>6s}\n")
     out.write("first confusion points (⟦ marks the first wrong-language character):\n")
     shown = 0
-    with open(run / "lcb" / "samples.jsonl", encoding="utf-8") as fl, \
-            open(run / "tlpo" / "samples.jsonl", encoding="utf-8") as ft:
-        for line_l, line_t in zip(fl, ft):
-            row = json.loads(line_l)
-            det_l, det_t = row.get("detection") or {}, json.loads(line_t).get("detection") or {}
-            if det_l.get("status") != "fail":
-                continue
-            at = det_t.get("first_confusion_char", -1) if det_t.get("status") == "fail" else -1
-            if at is None or at < 0:
-                at = det_l.get("first_confusion_char", -1)
-            if at is None or at < 0:
+    with open(run / "lcb" / "samples.jsonl", encoding="utf-8") as fl:
+        for line in fl:
+            row = json.loads(line)
+            det = row.get("detection") or {}
+            at = det.get("first_confusion_char", -1)
+            if det.get("status") != "fail" or at is None or at < 0:
                 continue
             out.write(f"  {row['task'][:5]} {row['language']} #{row['id']:>2s} @{at:3d}  "
                       f"{excerpt(row['completion'], at, width=28, markdown=False)}\n")
@@ -112,89 +146,117 @@ def diagnose(s: DemoSettings, model_path: Path, out=sys.stdout) -> Path:
     return run
 
 
-def tlpo_overrides(s: DemoSettings) -> list[str]:
-    """KEY=VALUE overrides of the packaged TLPO recipe for this demo (output folder, model, seed)."""
-    return [f"output_dir={Path(s.output_dir) / 'tlpo'}", f"model={s.model}", f"seed={s.seed}", *s.tlpo_overrides]
+def fix(cfg, out=sys.stdout) -> Path:
+    """Stage 2: the base's own samples → valid target-language SFT data → the short LoRA run (each step resumes);
+    returns the trained model directory."""
+    from .compare.data import build_data
+    from .compare.train import model_for
+
+    method = fix_method(cfg)
+    data_dir = build_data(cfg)
+    stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
+    out.write(f"data: {stats['prompts']} {cfg.pool_task or ''} {cfg.language} prompts of {cfg.pool} x "
+              f"{cfg.samples_per_prompt} base samples; {stats['clean']} in {cfg.language} and valid "
+              f"({cfg.pair_validity} judge), {stats['confused']} not ({stats.get('invalid', 0)} of them in "
+              f"{cfg.language} but invalid); {stats['sft']} SFT targets, {stats['pairs']} pairs ({data_dir})\n")
+    return Path(model_for(cfg, method, cfg.seeds[0], data_dir))
 
 
-def fix_tlpo(s: DemoSettings) -> Path:
-    """Stage 2: the packaged short TLPO recipe through the run API (`langlock.train.run`: a finished run is
-    reused, an interrupted one resumes from its last checkpoint); returns the adapter dir."""
-    from .train import RunConfig, run
+def verify(cfg) -> dict:
+    """Stage 3: base and fix evaluated identically (`langlock.compare`; data and training are reused)."""
+    from .compare import run_compare
 
-    overrides = tlpo_overrides(s)
-    with resources.as_file(resources.files("langlock") / "data" / TLPO_RECIPE) as recipe:
-        cfg = RunConfig.from_yaml(recipe, overrides)
-        print(f"TLPO: recipe {TLPO_RECIPE} with {' '.join(overrides)}", flush=True)
-        result = run(cfg)
-    if result.skipped:
-        print(f"TLPO: finished run in {result.output_dir} reused")
-    return result.model_dir
-
-
-def verify(s: DemoSettings, adapter: Path) -> dict:
-    """Stage 3: base, LanguageLock and TLPO evaluated identically (langlock.compare)."""
-    from .compare import CompareConfig, run_compare
-
-    cfg = CompareConfig(model=s.model, language=DEMO_LANGUAGE, output_dir=str(Path(s.output_dir) / "verify"),
-                        methods=["base", "lock", "tlpo"], seeds=[s.seed], checkpoints={"tlpo": str(adapter)},
-                        eval_suite="builtin-confusion", eval_limit=s.verify_limit,
-                        eval_max_new_tokens=s.max_new_tokens, retention_limit=None,
-                        retention_langs=f"en,{DEMO_LANGUAGE}", batch_size=s.batch_size, threads=s.threads)
     return run_compare(cfg)
 
 
-def before_after_table(summary: dict) -> str:
+def before_after_table(summary: dict, lang: str) -> str:
     """The verify stage as a plain-text table (one row per method, rates in %)."""
-    head = f"{'':16s}" + "".join(f"{h:>11s}" for _, h, _, _ in TABLE)
+    head = f"{'':16s}" + "".join(f"{h.format(lang=lang):>13s}" for _, h, _, _ in TABLE)
     lines = [head]
     for row in summary["rows"]:
         cells = [_pct(row[k]["mean"], scale, digits) if k in row else "–" for k, _, scale, digits in TABLE]
-        lines.append(f"{LABELS.get(row['method'], row['method']):16s}" + "".join(f"{c:>11s}" for c in cells))
+        lines.append(f"{LABELS.get(row['method'], row['method']):16s}" + "".join(f"{c:>13s}" for c in cells))
     return "\n".join(lines) + "\n"
 
 
+def relative_nll_drift(eval_dir: Path, lang: str = "en") -> float | None:
+    """NLL-per-byte drift on `lang` genuine text relative to the base's NLL (from an evaluation's retention run)."""
+    from .results import read_results
+
+    f = eval_dir / "retention" / "results.json"
+    if not f.is_file():
+        return None
+    nll = (((read_results(f).get("retention") or {}).get("likelihood") or {}).get("nll") or {}).get("by_language", {})
+    row = nll.get(lang) or {}
+    if "drift" not in row or not row.get("base_nll_per_byte"):
+        return None
+    return row["drift"]["mean"] / row["base_nll_per_byte"]
+
+
+def result_line(summary: dict, method: str, eval_dir: Path) -> str:
+    """``RESULT cpr_before=… cpr_after=… vr_before=… vr_after=… nll_drift_en=…`` (cross-lingual, target language,
+    %; the relative English NLL drift of the fixed model)."""
+    rows = {r["method"]: r for r in summary["rows"]}
+
+    def get(m, k):
+        v = (rows.get(m) or {}).get(k, {}).get("mean")
+        return "nan" if v is None else f"{100 * v:.1f}"
+
+    drift = relative_nll_drift(eval_dir)
+    return (f"RESULT cpr_before={get('base', 'cpr_cross')} cpr_after={get(method, 'cpr_cross')} "
+            f"vr_before={get('base', 'vr_cross')} vr_after={get(method, 'vr_cross')} "
+            f"nll_drift_en={'nan' if drift is None else f'{drift:.4f}'}")
+
+
 def run_demo(s: DemoSettings, out=sys.stdout) -> int:
+    from .compare.config import run_dir
     from .models import resolve_model
     from .report import build_report
 
     t0 = time.time()
     root = Path(s.output_dir)
-    model_path = resolve_model(s.model, s.cache_dir)
-    out.write(f"model: {s.model} -> {model_path}\n")
-    _say("1/4 diagnose: how often does the model answer in the wrong language?")
-    diagnose_run = diagnose(s, model_path, out)
+    cfg = recipe(s)
+    if s.threads:
+        import torch
+
+        torch.set_num_threads(s.threads)  # sampling and training run before compare sets it
+    method, lang = fix_method(cfg), cfg.language
+    model_path = resolve_model(cfg.model, s.cache_dir)
+    out.write(f"model: {cfg.model} -> {model_path}\n")
+    _say("1/4 diagnose: how often does the model answer in the wrong language, and are its answers valid?")
+    diagnose_run = diagnose(s, model_path, str(cfg.model), out)
     out.write(f"diagnose: {time.time() - t0:.0f} s since start (model conversion included)\n")
-    _say(f"2/4 fix {DEMO_LANGUAGE}: TLPO with LoRA on builtin-train prompts (short pre-set budget) "
-         "and a LanguageLock at decoding time")
+    _say(f"2/4 fix {lang}: {method} on the base model's own valid {lang} answers to {cfg.pool} "
+         f"{cfg.pool_task or ''} prompts (LoRA, short pre-set budget)")
     t_fix = time.time()
-    adapter = fix_tlpo(s)
-    out.write(f"TLPO adapter: {adapter} ({time.time() - t_fix:.0f} s)\n")
-    _say(f"3/4 verify: held-out builtin-confusion ({DEMO_LANGUAGE} + en, first {s.verify_limit} per task), "
-         "builtin-retention, KL to the base")
+    fixed = fix(cfg, out)
+    out.write(f"{method} model: {fixed} ({time.time() - t_fix:.0f} s)\n")
+    _say(f"3/4 verify: held-out {cfg.eval_suite or cfg.eval_lcb_dir} prompts ({cfg.eval_task} {lang}, first "
+         f"{cfg.eval_limit}), builtin-retention, multiple choice, NLL on genuine text, KL to the base")
     t_verify = time.time()
-    summary = verify(s, adapter)
+    summary = verify(cfg)
     out.write(f"verify: {time.time() - t_verify:.0f} s\n")
-    runs = root / "verify" / "runs"
     _say("4/4 report")
-    verified = [runs / m / f"seed{s.seed}" / "eval" / "confusion" for m in ("base", "lock", "tlpo")]
-    report = build_report([*verified, root / "tlpo", diagnose_run], root / "report.html",
-                          title=f"langlock demo: {s.model}, fixing {DEMO_LANGUAGE}",
-                          names=["before (base)", "LanguageLock", "TLPO", "TLPO training", "diagnose (all languages)"])
-    out.write(f"\nbefore/after on held-out prompts (target {DEMO_LANGUAGE}; RPR = responses with no wrong-language "
-              "text, English counted as confusion; LPR/WPR = the benchmark's metric; VR = valid answers (no echo, loop or "
-              "near-empty answer); CPR = valid and passing LPR, CPR x on the cross-lingual prompts; retention = "
-              "builtin-retention accuracy (all / Korean items); KL = nats/token to the base on English prompts; MC = builtin-mc "
-              "log-likelihood multiple-choice accuracy (English) and its change against the base paired by item; "
-              "NLL chg = change of NLL per byte on genuine text against the base (en / ko); the LanguageLock applies to "
-              "Korean requests only, English decodes as the base does):\n")
-    out.write(before_after_table(summary))
-    out.write(f"\nreport: {report} (also {root}/verify/compare.md, {root}/diagnose/report.md); "
-              f"total {time.time() - t0:.0f} s\n")
+    runs = [run_dir(cfg, m, s.seed) / "eval" / "confusion" for m in ("base", method)]
+    train_dir = run_dir(cfg, method, s.seed)
+    report = build_report([*runs, train_dir, diagnose_run], root / "report.html",
+                          title=f"langlock demo: {cfg.model}, fixing {lang}",
+                          names=[LABELS["base"], LABELS.get(method, method), f"{method} training",
+                                 "diagnose (all languages)"])
+    out.write(f"\nbefore/after on held-out prompts (target {lang}; x = the cross-lingual prompts, English requests "
+              f"\"answer in {lang}\"; CPR = clean pass rate, valid and in {lang}; VR = valid "
+              "answers (no echo, loop or near-empty answer); LPR = the benchmark's line-level pass rate; retention "
+              "= builtin-retention accuracy; MC = builtin-mc log-likelihood multiple-choice accuracy (English) and "
+              "its change against the base paired by item; NLL chg = change of NLL per byte on genuine text "
+              f"against the base (en / {lang}); KL = nats/token to the base on English prompts):\n")
+    out.write(before_after_table(summary, lang))
+    out.write(f"\nreport: {report} (same prompts side by side; also {cfg.output_dir}/compare.md, "
+              f"{root}/diagnose/report.md); total {time.time() - t0:.0f} s\n")
+    out.write(result_line(summary, method, run_dir(cfg, method, s.seed) / "eval") + "\n")
     return 0
 
 
-__all__ = ["DemoSettings", "before_after_table", "run_demo"]
+__all__ = ["DemoSettings", "before_after_table", "result_line", "run_demo"]
 
 
 def run_canned(output_dir: str) -> int:

@@ -1,6 +1,11 @@
 """Scoring and writing a `builtin-retention` run: exact-check accuracy; with the hf backend the likelihood checks
 (`langlock.suites.likelihood`: multiple-choice accuracy and NLL on genuine text); and, with a reference model (the
-base), KL(model ‖ reference) plus the likelihood checks paired by item and document against it."""
+base), KL(model ‖ reference) plus the likelihood checks paired by item and document against it.
+
+The reference's likelihood scores are computed once per process and reused (`REFERENCE_SCORES`): a compare or the
+demo evaluates every method against the same base, which used to be re-scored for each. A run of the reference
+model itself (the ``base`` and ``lock`` methods: same weights, only the decoding may differ) reuses them as its own
+scores, and its KL is against its own loaded weights (no second load)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,16 @@ from ..errors import UsageError
 from ..io_utils import atomic_dir
 from ..results import stamp
 
+#: (reference model, dtype, device, cache dir, likelihood inputs) -> its `LikelihoodScores`, for this process
+REFERENCE_SCORES: dict = {}
+
+
+def is_reference_itself(cfg) -> bool:
+    """Whether the evaluated model is the reference with the same forward pass (no steering, no routed adapters;
+    a LanguageLock changes only the decoding)."""
+    return bool(cfg.reference_model) and str(cfg.model) == str(cfg.reference_model) and not cfg.steer \
+        and not cfg.adapters
+
 
 def load_reference(cfg, gen):
     """The reference model (None without one); needs the `hf` backend's loaded model and the same vocabulary."""
@@ -20,6 +35,8 @@ def load_reference(cfg, gen):
         return None
     if cfg.backend != "hf":
         raise UsageError("--reference-model (KL) needs --backend hf")
+    if is_reference_itself(cfg):
+        return gen.model
     from ..models import load_model_and_tokenizer
 
     ref, ref_tok, _ = load_model_and_tokenizer(cfg.reference_model, dtype=cfg.dtype, device=cfg.device,
@@ -41,14 +58,24 @@ def compute_kl(cfg, gen, ref) -> dict | None:
 
 
 def compute_likelihood(cfg, gen, ref) -> dict | None:
-    """Multiple-choice accuracy and genuine-text NLL (English and the run's languages), paired against `ref`;
-    None for a backend without a local model. `--limit N` keeps the first N items and documents per language."""
+    """Multiple-choice accuracy and genuine-text NLL (English and the run's languages), paired against `ref`
+    (whose scores are computed once per process, `REFERENCE_SCORES`); None for a backend without a local model.
+    `--limit N` keeps the first N items and documents per language."""
     if cfg.backend != "hf":
         return None
     from ..bench.prompts import parse_langs
-    from ..suites.likelihood import likelihood_retention
+    from ..suites.likelihood import likelihood_inputs, likelihood_scores, likelihood_summary
 
-    result = likelihood_retention(gen.model, gen.tokenizer, ref, parse_langs(cfg.langs), limit=cfg.limit)
+    inputs = likelihood_inputs(parse_langs(cfg.langs), cfg.limit)
+    base = None
+    if ref is not None:
+        key = (str(cfg.reference_model), cfg.dtype, cfg.device, cfg.cache_dir, inputs.key())
+        base = REFERENCE_SCORES.get(key)
+        if base is None:
+            base = REFERENCE_SCORES[key] = likelihood_scores(ref, gen.tokenizer, inputs)
+    mine = base if base is not None and is_reference_itself(cfg) else likelihood_scores(gen.model, gen.tokenizer,
+                                                                                         inputs)
+    result = likelihood_summary(inputs, mine, base)
     result["reference_model"] = cfg.reference_model
     return result
 

@@ -26,12 +26,20 @@ class CompareConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     # data
     pool: str = "builtin-train"
+    #: builtin-train only: its prompts of this task (monolingual or crosslingual; None: both)
+    pool_task: str | None = None
+    #: overrides of the pool's prompt filter (`langlock.databuild.prompts.FilterRules` fields), e.g.
+    #: {banned_substrings: []} to keep the cross-lingual requests, which name the language
+    pool_rules: dict = field(default_factory=dict)
     pool_limit: int | None = 64
     samples_per_prompt: int = 8
     sample_temperature: float = 0.7
     sample_max_new_tokens: int = 128
     data_seed: int = 0
     pair_ignore_english: bool = False
+    #: a sample counts as clean (SFT target, DPO chosen) only when it is also a valid answer (`langlock.quality`):
+    #: "cheap" (no echo of the prompt, no loop, not near-empty) or "full" (plus the fluency judge model); None: no check
+    pair_validity: str | None = None
     # training: settings shared by every method (max_steps, per_device_train_batch_size, learning_rate, lora,
     # lora_r, lora_alpha, lora_dropout, lora_target_modules; other keys go to the TRL baselines), then per-method
     # overrides
@@ -47,6 +55,8 @@ class CompareConfig:
     eval_suite: str | None = "builtin-confusion"
     eval_lcb_dir: str | None = None
     eval_limit: int | None = 10
+    eval_task: str = "all"  # monolingual, crosslingual or all prompts of the evaluation suite
+    eval_quality: str = "cheap"  # answer validity in the evaluation: "cheap" signals or "full" (the judge model too)
     eval_max_new_tokens: int = 100
     eval_temperature: float = 0.3
     eval_top_p: float = 0.75
@@ -65,6 +75,12 @@ class CompareConfig:
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise UsageError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
+        if self.pool_task not in (None, "monolingual", "crosslingual"):
+            raise UsageError(f"pool_task must be monolingual or crosslingual, got {self.pool_task!r}")
+        if self.pool_task and self.pool != "builtin-train":
+            raise UsageError("pool_task applies to the builtin-train pool only")
+        if self.pair_validity not in (None, "cheap", "full") or self.eval_quality not in ("cheap", "full"):
+            raise UsageError("pair_validity must be cheap, full or null and eval_quality cheap or full")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):

@@ -1,7 +1,8 @@
-"""Stage 1 of `langlock compare`, data (once, shared by every method and seed): a prompt pool (``builtin-train``
-or a JSONL pool) filtered by `langlock.databuild.prompts`; ``samples_per_prompt`` completions per prompt from
-the *base* model (`databuild.sample`); pairs / SFT / prompt-only data (`databuild.pairs`, detector setting
-``pair_ignore_english``). Each step resumes.
+"""Stage 1 of `langlock compare`, data (once, shared by every method and seed): a prompt pool (``builtin-train``,
+optionally one task of it, or a JSONL pool) filtered by `langlock.databuild.prompts` (rules: ``pool_rules``);
+``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`); pairs / SFT /
+prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
+with ``pair_validity``). Each step resumes.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..errors import UsageError
 from .config import CompareConfig, say
 
 
@@ -25,12 +27,17 @@ def build_data(cfg: CompareConfig) -> Path:
         if cfg.pool == "builtin-train":
             from ..suites import load_suite
 
-            rows = [{"question": p.prompt} for p in load_suite("builtin-train", langs=cfg.language)]
+            rows = [{"question": p.prompt}
+                    for p in load_suite("builtin-train", task=cfg.pool_task or "all", langs=cfg.language)]
             pool = data / "pool.jsonl"
             from ..io_utils import write_jsonl_atomic
 
             write_jsonl_atomic(pool, rows)
-        build_prompts(pool, cfg.language, prompts_file, FilterRules(), limit=cfg.pool_limit)
+        try:
+            rules = FilterRules(**cfg.pool_rules)
+        except TypeError as exc:
+            raise UsageError(f"pool_rules: {exc}") from None
+        build_prompts(pool, cfg.language, prompts_file, rules, limit=cfg.pool_limit)
     prompts = read_prompts(prompts_file)
     settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
                               max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed)
@@ -39,10 +46,11 @@ def build_data(cfg: CompareConfig) -> Path:
     stats = sample_completions(prompts, data / "samples.jsonl", generate, settings)
     if stats["sampled"]:
         say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s")
-    pairs_dir = data / ("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
+    pairs_dir = data / (("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
+                        + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else ""))
     if not (pairs_dir / "stats.json").exists():
         st = build_pairs(data / "samples.jsonl", cfg.language, pairs_dir, ignore_english=cfg.pair_ignore_english,
-                         seed=cfg.data_seed)
+                         seed=cfg.data_seed, validity=cfg.pair_validity)
         say(f"data: {st['pairs']} pairs, {st['sft']} SFT rows from {st['prompts']} prompts "
              f"(confusion rate of the base samples {st['confusion_rate']:.3f})")
     return pairs_dir

@@ -6,7 +6,10 @@ is *confused* when the detector finds a confusion point (``first_confusion_char 
 shorter than ``min_chars`` (after stripping) are unusable and ignored, and so are completions with nothing the
 detector can judge (status ``skip``: e.g. an all-English answer in the English-neutral setting), unless
 ``skip_as_clean`` is set — TLPO's own script counted those as clean (no confusion point), which can make an
-English answer the *chosen* one for a Korean prompt. Prompts whose usable completions are all
+English answer the *chosen* one for a Korean prompt. With ``validity`` ("cheap" or "full", `langlock.quality`) a
+completion the detector passes is clean only when it is also a valid answer: no echo of the prompt, no loop, not
+near-empty, and with "full" fluent under the judge model (word salad in the right language fails); an invalid one
+counts as confused (a rejected answer, never an SFT target). Prompts whose usable completions are all
 confused or all clean carry no preference and are dropped. Otherwise ``chosen`` is a clean completion and
 ``rejected`` a confused one, each drawn with `random.Random(f"{seed}:{id}")` — seeded per prompt, so the choice
 does not depend on file order (the original used an unseeded `random.sample`).
@@ -48,6 +51,21 @@ def judge(detector, text: str, min_chars: int = 1, skip_as_clean: bool = False) 
     return False
 
 
+def invalid_clean(rows: list[tuple[str, str]], language: str, validity: str, judge_model: str | None = None) -> list[bool]:
+    """For (prompt, completion) rows the detector passed: is the completion an invalid answer? `validity` "cheap"
+    (echo, loops, near-empty; no model) or "full" (plus the fluency judge model, `langlock.quality`)."""
+    if not rows:
+        return []
+    from ..quality.fluency import DEFAULT_JUDGE, FluencyJudge
+    from ..quality.verdict import judge_records
+
+    if validity not in ("cheap", "full"):
+        raise UsageError(f"unknown validity {validity!r}; choose cheap or full")
+    judge = FluencyJudge.load(judge_model or DEFAULT_JUDGE) if validity == "full" else None
+    records = [{"prompt": q, "completion": c, "language": language} for q, c in rows]
+    return [v.valid is False for v in judge_records(records, None, judge)]
+
+
 def build_pairs(
     samples: str | Path,
     language: str,
@@ -59,10 +77,13 @@ def build_pairs(
     min_chars: int = 1,
     sft_source: str = "auto",
     skip_as_clean: bool = False,
+    validity: str | None = None,
+    judge_model: str | None = None,
 ) -> dict:
     """Read a samples file, write pairs/sft/prompts/stats into `out_dir` atomically; return the stats.
 
-    Raises `InputError` (nothing written) for a malformed samples file or when no prompt yields a pair.
+    Raises `InputError` (nothing written) for a malformed samples file or when no prompt yields a pair or an SFT
+    row.
     """
     if sft_source not in SFT_SOURCES:
         raise UsageError(f"unknown sft source {sft_source!r}; choose one of {', '.join(SFT_SOURCES)}")
@@ -74,7 +95,8 @@ def build_pairs(
     rows = read_rows(samples, "samples")
     pairs, sft, prompt_rows = [], [], []
     stats = {"prompts": len(rows), "pairs": 0, "all_clean": 0, "all_confused": 0, "no_usable": 0, "sft": 0,
-             "sft_from_reference": 0, "completions": 0, "confused": 0, "clean": 0, "unusable": 0}
+             "sft_from_reference": 0, "completions": 0, "confused": 0, "clean": 0, "unusable": 0, "invalid": 0}
+    checked = []  # (row, prompt, id, completions, detector verdicts)
     for n, row in enumerate(rows, 1):
         where = f"{samples} row {n}"
         comps = row.get("completions")
@@ -83,8 +105,17 @@ def build_pairs(
         if row.get("language") not in (None, language):
             raise InputError(f"{where}: language {row.get('language')!r} differs from --lang {language}")
         q = user_text(row["prompt"])
-        pid = str(row.get("id") or n)
-        verdicts = [judge(detector, c, min_chars, skip_as_clean) for c in comps]
+        checked.append((row, q, str(row.get("id") or n), comps,
+                        [judge(detector, c, min_chars, skip_as_clean) for c in comps]))
+    if validity is not None:  # a clean completion must also be a valid answer (judged in one batch)
+        todo = [(i, k) for i, (_, _, _, _, verdicts) in enumerate(checked) for k, v in enumerate(verdicts)
+                if v is False]
+        bad = invalid_clean([(checked[i][1], checked[i][3][k]) for i, k in todo], language, validity, judge_model)
+        for (i, k), invalid in zip(todo, bad):
+            if invalid:
+                checked[i][4][k] = True
+                stats["invalid"] += 1
+    for row, q, pid, comps, verdicts in checked:
         clean = [c for c, v in zip(comps, verdicts) if v is False]
         confused = [c for c, v in zip(comps, verdicts) if v is True]
         stats["completions"] += len(comps)
@@ -114,11 +145,12 @@ def build_pairs(
     stats["sft"] = len(sft)
     stats["confusion_rate"] = stats["confused"] / max(1, stats["clean"] + stats["confused"])
     stats["settings"] = {"profile": profile, "ignore_english": ignore_english, "seed": seed, "min_chars": min_chars,
-                         "sft_source": sft_source, "skip_as_clean": skip_as_clean, "language": language}
-    if not pairs:
+                         "sft_source": sft_source, "skip_as_clean": skip_as_clean, "language": language,
+                         "validity": validity, "judge_model": judge_model}
+    if not pairs and not sft:  # SFT alone can train on rows without a pair (an empty pairs.jsonl is written)
         raise InputError(
-            f"{samples}: no preference pairs — of {len(rows)} prompt(s), {stats['all_confused']} had only confused "
-            f"completions, {stats['all_clean']} only clean ones, {stats['no_usable']} none usable"
+            f"{samples}: no preference pairs and no SFT rows — of {len(rows)} prompt(s), {stats['all_confused']} had "
+            f"only confused completions, {stats['all_clean']} only clean ones, {stats['no_usable']} none usable"
         )
     with atomic_dir(out_dir) as tmp:
         write_jsonl_atomic(tmp / "pairs.jsonl", pairs)

@@ -65,18 +65,22 @@ class Decoding:
 class EvalPlan:
     """What to evaluate. ``target``: the language the confusion metrics are about (English prompts of the
     confusion suite give the English LPR); ``retention``: ``builtin-retention`` items (None: skipped);
-    ``reference_model``: KL(model ‖ reference) on its fixed English prompts (None: no KL)."""
+    ``reference_model``: KL(model ‖ reference) on its fixed English prompts (None: no KL); ``quality``: the
+    answer-validity judge of the confusion suite, "cheap" signals or "full" (with the fluency judge model)."""
 
     target: str
     confusion: SuiteSpec
     decoding: Decoding = field(default_factory=Decoding)
     retention: SuiteSpec | None = None
     reference_model: str | None = None
+    quality: str = "cheap"
 
     def __post_init__(self):
         from ..languages import check_language
 
         object.__setattr__(self, "target", check_language(self.target))
+        if self.quality not in ("cheap", "full"):
+            raise UsageError(f"unknown quality {self.quality!r}; choose cheap or full")
         if self.confusion.suite == "builtin-retention":
             raise UsageError("the confusion suite cannot be builtin-retention")
         if self.retention is not None and self.retention.suite != "builtin-retention":

@@ -24,6 +24,7 @@ METRICS = {
     "cpr_target": ("CPR, clean pass rate (LCB)", True),
     "cpr_mono": ("monolingual CPR (LCB)", True),
     "cpr_cross": ("cross-lingual CPR (LCB)", True),
+    "vr_cross": ("cross-lingual VR, valid answers", True),
     "vr_en": ("VR, valid answers, English", True),
     "retention_acc": ("retention accuracy", True),
     "retention_acc_target": ("retention accuracy, target-language items", True),
@@ -60,6 +61,7 @@ class Metrics:
     cpr_target: float | None = None
     cpr_mono: float | None = None
     cpr_cross: float | None = None
+    vr_cross: float | None = None
     vr_en: float | None = None
     retention_acc: float | None = None
     retention_acc_target: float | None = None
@@ -134,6 +136,7 @@ def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict
     m["vr_target"], m["cpr_target"] = (_macro(r.get(k) for r in lcb.values()) for k in ("vr", "cpr"))
     m["cpr_mono"] = (lcb.get("monolingual") or {}).get("cpr")
     m["cpr_cross"] = (lcb.get("crosslingual") or {}).get("cpr")
+    m["vr_cross"] = (lcb.get("crosslingual") or {}).get("vr")
     if target != "en":
         en = language_rows(profiles["lcb"], "en").values()
         m["en_lpr"] = _macro(r.get("lpr") for r in en)

@@ -30,7 +30,7 @@ def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtim
                        shots=dict(plan.decoding.shots), model_label=label, batch_size=runtime.batch_size,
                        max_batch_tokens=runtime.max_batch_tokens, device=runtime.device, dtype=runtime.dtype,
                        threads=runtime.threads, cache_dir=runtime.cache_dir, progress=runtime.progress,
-                       reference_model=reference)
+                       reference_model=reference, quality=plan.quality if spec is plan.confusion else "cheap")
 
 
 def _finished(cfg) -> dict | None:
@@ -77,7 +77,8 @@ def evaluate(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime |
     want = plan.to_dict()
     if (out / RESULTS_NAME).is_file():
         cached = EvalResult.from_dict(read_results(out / RESULTS_NAME, kinds=("evaluation",)))
-        if cached.plan != want or cached.model != str(model):
+        # a plan written before the quality field existed was judged with the cheap signals
+        if {"quality": "cheap", **cached.plan} != want or cached.model != str(model):
             raise UsageError(f"{out} holds an evaluation of {cached.model} with another plan; use another folder")
         return cached
     t0 = time.time()

@@ -9,12 +9,15 @@
   documents (`langlock.quality.fluency.FluencyJudge`, BOS + the first 256 tokens), and the change against the base
   paired by document. A model that forgets how to write a language shows here first.
 
-`likelihood_retention(model, tokenizer, reference=None, langs=None)` runs both; statistics in `retention_stats`.
+`likelihood_retention(model, tokenizer, reference=None, langs=None)` runs both; statistics in `retention_stats`. The
+costly part, a model's raw scores (`likelihood_scores` on `likelihood_inputs`), is separate from the report
+(`likelihood_summary`), so a caller can score the base once and pair every model against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .data import load_json
 from .retention_mc import SOURCE_NOTE, MCItem, mc_items
@@ -92,34 +95,74 @@ def _mc_summary(correct: list[bool], base: list[bool] | None) -> dict:
     return row
 
 
-def likelihood_retention(model, tokenizer, reference=None, langs=None, batch_size: int = 32,
-                         limit: int | None = None) -> dict:
-    """Multiple-choice accuracy and genuine-text NLL per language (English always), against `reference` (the
-    base; same tokenizer) paired by item and by document when given. `limit`: first N items and documents per
-    language (tests; None: all)."""
+@dataclass(frozen=True)
+class LikelihoodInputs:
+    """What the likelihood checks score: the multiple-choice items and the genuine documents per language."""
+
+    items: tuple[MCItem, ...]
+    docs: dict[str, tuple[str, ...]]
+
+    def key(self) -> tuple:
+        """Identifies the inputs (for reusing a model's scores on them)."""
+        return (tuple(it.id for it in self.items), tuple((lang, len(d)) for lang, d in self.docs.items()))
+
+
+@dataclass(frozen=True)
+class LikelihoodScores:
+    """One model's raw scores on `LikelihoodInputs`: per item, whether it chose the right answer; per language,
+    the NLL per byte of every document."""
+
+    correct: tuple[bool, ...]
+    nlls: dict[str, tuple[float, ...]]
+
+
+def likelihood_inputs(langs=None, limit: int | None = None) -> LikelihoodInputs:
+    """The items and documents for `langs` (English always); `limit`: the first N per language (None: all)."""
     wanted = None if langs is None else set(langs) | {"en"}
     items = mc_items(wanted)
     if limit is not None:
         seen: dict[str, int] = {}
         items = [it for it in items if seen.setdefault(it.language, 0) < limit and not seen.update(
             {it.language: seen[it.language] + 1})]
-    correct = mc_correct(model, tokenizer, items, batch_size)
-    base = mc_correct(reference, tokenizer, items, batch_size) if reference is not None else None
+    docs = {lang: tuple(d[:limit] if limit is not None else d) for lang, d in genuine_texts(wanted).items()}
+    return LikelihoodInputs(tuple(items), docs)
+
+
+def likelihood_scores(model, tokenizer, inputs: LikelihoodInputs, batch_size: int = 32) -> LikelihoodScores:
+    """Score `model` on the inputs (the costly part: one forward pass per item choice and per document)."""
+    correct = mc_correct(model, tokenizer, inputs.items, batch_size)
+    return LikelihoodScores(tuple(correct), {lang: tuple(genuine_nlls(model, tokenizer, docs))
+                                             for lang, docs in inputs.docs.items()})
+
+
+def likelihood_summary(inputs: LikelihoodInputs, mine: LikelihoodScores, base: LikelihoodScores | None = None) -> dict:
+    """The report of the likelihood checks from raw scores, paired by item and document against `base`."""
+    items, correct = inputs.items, mine.correct
     mc: dict = {"source": SOURCE_NOTE, "by_language": {}}
     for lang in dict.fromkeys(it.language for it in items):
         sel = [k for k, it in enumerate(items) if it.language == lang]
         mc["by_language"][lang] = _mc_summary([correct[k] for k in sel],
-                                              [base[k] for k in sel] if base is not None else None)
-    mc["items"] = [{"id": it.id, "correct": c, **({"base_correct": base[k]} if base is not None else {})}
+                                              [base.correct[k] for k in sel] if base is not None else None)
+    mc["items"] = [{"id": it.id, "correct": c, **({"base_correct": base.correct[k]} if base is not None else {})}
                    for k, (it, c) in enumerate(zip(items, correct))]
     nll: dict = {"source": load_json(GENUINE_FILE)["source"], "max_tokens": NLL_MAX_TOKENS, "by_language": {}}
-    for lang, docs in genuine_texts(wanted).items():
-        docs = docs[:limit] if limit is not None else docs
-        mine = genuine_nlls(model, tokenizer, docs)
-        row = {"n": len(docs), "nll_per_byte": sum(mine) / len(mine)}
-        if reference is not None:
-            theirs = genuine_nlls(reference, tokenizer, docs)
+    for lang, docs in inputs.docs.items():
+        ours = list(mine.nlls[lang])
+        row = {"n": len(docs), "nll_per_byte": sum(ours) / len(ours)}
+        if base is not None:
+            theirs = list(base.nlls[lang])
             row["base_nll_per_byte"] = sum(theirs) / len(theirs)
-            row["drift"] = paired_difference(mine, theirs)
+            row["drift"] = paired_difference(ours, theirs)
         nll["by_language"][lang] = row
     return {"mc": mc, "nll": nll}
+
+
+def likelihood_retention(model, tokenizer, reference=None, langs=None, batch_size: int = 32,
+                         limit: int | None = None) -> dict:
+    """Multiple-choice accuracy and genuine-text NLL per language (English always), against `reference` (the
+    base; same tokenizer) paired by item and by document when given. `limit`: first N items and documents per
+    language (tests; None: all)."""
+    inputs = likelihood_inputs(langs, limit)
+    mine = likelihood_scores(model, tokenizer, inputs, batch_size)
+    base = likelihood_scores(reference, tokenizer, inputs, batch_size) if reference is not None else None
+    return likelihood_summary(inputs, mine, base)
