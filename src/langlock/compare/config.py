@@ -43,6 +43,7 @@ class CompareConfig:
     # evaluation
     eval_suite: str | None = "builtin-confusion"
     eval_lcb_dir: str | None = None
+    eval_task: str = "all"  # LCB tasks evaluated: all, monolingual or crosslingual (eval_lcb_dir only)
     eval_limit: int | None = 10
     eval_max_new_tokens: int = 100
     eval_temperature: float = 0.3
@@ -66,6 +67,8 @@ class CompareConfig:
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):
             raise UsageError("set exactly one of eval_suite and eval_lcb_dir")
+        if self.eval_task not in ("all", "monolingual", "crosslingual"):
+            raise UsageError(f"eval_task must be all, monolingual or crosslingual, got {self.eval_task!r}")
         for key in ("method_args", "checkpoints"):
             unknown = sorted(set(getattr(self, key)) - set(METHODS))
             if unknown:

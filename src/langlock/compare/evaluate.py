@@ -29,7 +29,8 @@ def plan_for(cfg: CompareConfig, method: str, seed: int) -> EvalPlan:
     langs = cfg.language if cfg.language == "en" else f"{cfg.language},en"
     return EvalPlan(
         target=cfg.language,
-        confusion=SuiteSpec(suite=cfg.eval_suite, lcb_dir=cfg.eval_lcb_dir, langs=langs, limit=cfg.eval_limit),
+        confusion=SuiteSpec(suite=cfg.eval_suite, lcb_dir=cfg.eval_lcb_dir, task=cfg.eval_task, langs=langs,
+                            limit=cfg.eval_limit),
         decoding=Decoding(settings, locks),
         retention=SuiteSpec(suite="builtin-retention", langs=cfg.retention_langs, limit=cfg.retention_limit)
         if cfg.retention else None,
