@@ -327,3 +327,56 @@ def test_keep_logits_are_the_raw_step_logits_and_beams(tiny_gen):
     assert set(beams) == {p.key for p in PROMPTS[:3]}
     with pytest.raises(UsageError):
         DecodeOptions(num_beams=2, keep_logits=True)
+
+
+def test_qa_answer_is_cut_at_the_next_question():
+    """`cut_tokens`: the tokens wholly before the first "\\nQ:" and the text before it (pure, on toy tokens)."""
+    from langlock.generate.render import QA_STOP, PromptRenderer, cut_tokens
+
+    pieces = ["Hel", "lo", "\nQ", ": more", "\nQ:"]
+
+    def decode(ids):
+        return "".join(pieces[i] for i in ids)
+
+    assert cut_tokens([0, 1, 2, 3, 4], decode) == ([0, 1], "Hello")
+    assert cut_tokens([0, 1], decode) is None
+    pieces[1] = "lo.\nQ"  # the stop begins inside a token: that token is not kept
+    assert cut_tokens([0, 1, 3], decode) == ([0], "Hello.")
+    assert PromptRenderer("qa").stop_strings == (QA_STOP,) and PromptRenderer("chat").stop_strings == ()
+    assert PromptRenderer("chat").cut([0, 1, 2, 3], decode) is None
+
+
+class _Force:
+    """Logits processor forcing `ids` one per step after a prompt of `start` tokens (then token 0 forever)."""
+
+    def __init__(self, ids, start):
+        self.ids, self.start = ids, start
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - self.start
+        want = self.ids[step] if step < len(self.ids) else 0
+        out = torch.full_like(scores, float("-inf"))
+        out[:, want] = 0.0
+        return out
+
+
+def test_qa_generation_stops_at_the_next_question(tiny_gen):
+    """A model rendered in the Q:/A: format stops at "\\nQ:" and its answer is cut there (what is scored and
+    judged); a chat-template model keeps the same text whole."""
+    from langlock.generate.hf import DecodeOptions, HFGenerator
+
+    tok = tiny_gen.tokenizer
+    forced = tok("ok, done\nQ: next question and much more text", add_special_tokens=False)["input_ids"]
+    greedy = GenerationSettings(max_new_tokens=40, temperature=0.0, seed=0)
+    qa = HFGenerator(model_obj=tiny_gen.model, tokenizer=tok, chat_template=False)
+    item = PromptItem("p", "hello")
+    force = _Force(forced, len(qa.render(item.text, greedy)))
+    [c] = qa.generate_batch([(item, qa.render(item.text, greedy))], greedy, DecodeOptions(processors=lambda _: [force]))
+    n_answer = len(tok("ok, done", add_special_tokens=False)["input_ids"])
+    assert (c.text, c.finish_reason) == ("ok, done", "stop")
+    assert c.token_ids == forced[:n_answer]
+    assert c.n_tokens == n_answer + len(tok("\nQ:", add_special_tokens=False)["input_ids"])  # stopped there
+    chat_force = _Force(forced, len(tiny_gen.render(item.text, greedy)))
+    [whole] = tiny_gen.generate_batch([(item, tiny_gen.render(item.text, greedy))], greedy,
+                                      DecodeOptions(processors=lambda _: [chat_force]))
+    assert whole.text.startswith("ok, done\nQ: next question") and whole.finish_reason == "length"

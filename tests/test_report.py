@@ -48,7 +48,9 @@ def test_report_compares_runs_and_is_self_contained(tmp_path):
     assert "before" in page and "after" in page
     # before: 1 of 3 ko responses and the ru one pass -> overall RPR (mean over languages) (33.3 + 100) / 2 = 66.7;
     # after: all pass -> 100.0, shown with its change against the first run
-    assert re.search(r"<td>66\.7</td>", page) and "100.0 <span class=\"up\">(+33.3)</span>" in page
+    interval = r' <span class="muted">\[[0-9.]+, [0-9.]+\]</span>'  # the stored 95 % interval
+    assert re.search(r"<td>66\.7" + interval + "</td>", page)
+    assert re.search(r"100\.0" + interval + r' <span class="up">\(\+33\.3\)</span>', page)
     assert "(+66.7)" not in page
     assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) >= 3
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing loaded from the network
@@ -120,3 +122,53 @@ def test_runs_are_read_by_kind_and_old_results_are_migrated(tmp_path):
         load_run(tmp_path / "new")
     with pytest.raises(InputError, match="expected bench"):
         read_results(tmp_path / "cmp", kinds=("bench",))
+
+
+def test_summary_shows_the_stored_intervals(tmp_path):
+    """Each rate of the summary table carries the 95 % bootstrap interval its results.json stored."""
+    from langlock.report.html import pct
+
+    after = _scored_run(tmp_path / "after", BEFORE, "base")
+    data = json.loads((after / "results.json").read_text(encoding="utf-8"))
+    k = next(i for i, r in enumerate(data["rows"]) if r["level"] == "overall")
+    low, high = data["ci95"][k]["rpr"]
+    assert low < high  # one of three ko answers passes: a real interval
+    out = tmp_path / "r.html"
+    assert main(["report", str(after), "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert f'{pct(data["rows"][k]["rpr"])} <span class="muted">[{pct(low)}, {pct(high)}]</span>' in page
+
+
+def test_retention_likelihood_and_compare_pairs_are_shown(tmp_path):
+    """A retention bench's multiple-choice accuracy, its paired change, the NLL drift and the KL; a compare's
+    paired changes (MC change, NLL drift) against the base."""
+    from langlock.results import write_results
+    from langlock.suites.likelihood import _mc_summary
+    from langlock.suites.retention_stats import paired_difference
+
+    mc = _mc_summary([True, True, False, True], [True, False, False, True])
+    drift = paired_difference([1.0, 1.2, 0.9], [0.95, 1.1, 0.9])
+    write_results(tmp_path / "ret", "bench", {
+        "model": "m", "suite": "builtin-retention",
+        "retention": {"accuracy": [{"kind": "all", "language": "all", "accuracy": 0.25, "n": 8}],
+                      "kl": {"kl_mean": 0.0123, "n_tokens": 10, "reference_model": "base"},
+                      "likelihood": {"mc": {"source": "s", "by_language": {"en": mc}},
+                                     "nll": {"source": "g", "by_language": {"en": {
+                                         "n": 3, "nll_per_byte": 1.0333, "base_nll_per_byte": 0.9833,
+                                         "drift": drift}}}}}})
+    cell = {"mean": 0.02, "ci95": 0.01, "values": [0.01, 0.03]}
+    write_results(tmp_path / "cmp", "compare", {
+        "metrics": {"mc_delta": "MC change", "nll_drift_en": "NLL drift en"}, "paired_base": "base",
+        "rows": [{"method": "base", "mc_delta": cell, "nll_drift_en": cell}],
+        "paired": {"tlpo": {"mc_delta": {"mean": -0.025, "ci95": 0.01, "values": [-0.02, -0.03]},
+                            "nll_drift_en": {"mean": 0.0312, "ci95": 0.004, "values": [0.03, 0.032]}}}})
+    out = tmp_path / "r.html"
+    assert main(["report", str(tmp_path / "ret"), str(tmp_path / "cmp"), "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "Retention: likelihood checks" in page and "<td>0.0123</td>" in page
+    assert f"<td>75.0 ± {100 * mc['se']:.1f}</td>" in page  # 3 of 4 correct
+    lo, hi = mc["delta"]["ci95"]
+    assert f"<td>+25.0 [{100 * lo:+.1f}, {100 * hi:+.1f}]</td>" in page  # paired by item
+    lo, hi = drift["ci95"]
+    assert f"<td>+0.0500 [{lo:+.4f}, {hi:+.4f}]</td>" in page  # NLL drift, paired by document
+    assert "tlpo − base" in page and "<td>-2.5 ± 1.0</td>" in page and "<td>+0.0312 ± 0.0040</td>" in page

@@ -85,6 +85,8 @@ class CompareConfig:
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):
             raise UsageError("set exactly one of eval_suite and eval_lcb_dir")
+        if self.eval_task not in ("all", "monolingual", "crosslingual"):
+            raise UsageError(f"eval_task must be all, monolingual or crosslingual, got {self.eval_task!r}")
         for key in ("method_args", "checkpoints"):
             unknown = sorted(set(getattr(self, key)) - set(METHODS))
             if unknown:

@@ -8,7 +8,8 @@ experiment script. One of each:
 - prompt renderer: `generate.render.PromptRenderer` (chat template with optional in-context turns, or the
   benchmark's `Q:/A:` text for models without a template);
 - seed: `generate.base.prompt_seed(settings.seed, item.key)` per prompt;
-- stop rule: `stop_token_ids` (EOS of tokenizer and generation config, known end-of-turn tokens);
+- stop rule: `stop_token_ids` (EOS of tokenizer and generation config, known end-of-turn tokens), and for the
+  `Q:/A:` rendering the renderer's stop string ``"\nQ:"``, before which the answer is cut;
 - batcher: `generate.base.length_batches` (length-bucketed within `batch_size` and `max_batch_tokens`,
   the token budget divided by the beam count).
 
@@ -298,6 +299,9 @@ class HFGenerator(Generator):
             extra.update(num_beams=options.num_beams, early_stopping=True)
         if options.keep_logits:
             extra.update(return_dict_in_generate=True, output_logits=True)
+        stop_strings = list(self.renderer.stop_strings)  # "qa": "\nQ:" (the answer is cut there below)
+        if stop_strings:
+            extra.update(stop_strings=stop_strings)
         config = GenerationConfig(
             max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=self.stop_ids,
             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, **extra,
@@ -309,19 +313,29 @@ class HFGenerator(Generator):
         with torch.inference_mode(), steer:
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
                                       logits_processor=LogitsProcessorList(procs),
-                                      **({} if routed is None else {"adapter_names": routed}))
+                                      **({} if routed is None else {"adapter_names": routed}),
+                                      **({"tokenizer": tok} if stop_strings else {}))
         logits = torch.stack(out.logits, dim=1) if options.keep_logits else None  # [B, steps, V]
         sequences = out.sequences if options.keep_logits else out
         new = sequences[:, input_ids.shape[1]:].tolist()
         results = []
         stops = set(self.stop_ids)
+
+        def decode(t):
+            return tok.decode(t, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
         for row, ((p, _), ids) in enumerate(zip(batch, new)):
             cut = next((i for i, t in enumerate(ids) if t in stops), None)
             if cut is None:
                 body, reason, n = ids, "length", len(ids)
             else:
                 body, reason, n = ids[:cut], "stop", cut + 1
-            text = tok.decode(body, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            text = decode(body)
+            cut_qa = self.renderer.cut(body, decode) if stop_strings else None
+            if cut_qa is not None:  # the Q:/A: answer ends at the next "\nQ:"; n counts the tokens up to its end
+                n = next(k for k in range(len(cut_qa[0]) + 1, len(body) + 1)
+                         if any(s in decode(body[:k]) for s in stop_strings))
+                (body, text), reason = cut_qa, "stop"
             results.append(Completion(p.key, text, reason, n, token_ids=body,
                                       logits=None if logits is None else logits[row, :len(body)]))
         return results

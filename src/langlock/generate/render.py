@@ -10,7 +10,11 @@ e.g. `langlock.fewshot.examples`) and an optional system prompt. It becomes mode
   the prompt last, ending in ``A:``), a system prompt as a first paragraph, tokenized with the tokenizer's
   special tokens (BOS).
 
-`chat_messages` and `qa_text` are pure; `PromptRenderer` applies them with a tokenizer.
+A `qa` answer ends where the model starts the next exchange (``"\\nQ:"``, `QA_STOP`): generation stops there and
+the answer is cut before it (`PromptRenderer.cut`, `cut_tokens`), as the benchmark's metric cuts it, so what is
+scored and judged (validity) is the answer alone.
+
+`chat_messages`, `qa_text` and `cut_tokens` are pure; `PromptRenderer` applies them with a tokenizer.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 FORMATS = ("chat", "qa")
+#: where a `qa` answer ends: the model begins the next question (`langlock.detect.lcb.normalize` cuts there too)
+QA_STOP = "\nQ:"
 
 
 def chat_messages(prompt: str, shots: Sequence[dict] = (), system_prompt: str | None = None) -> list[dict]:
@@ -37,6 +43,23 @@ def qa_text(prompt: str, shots: Sequence[dict] = (), system_prompt: str | None =
     return "\n\n".join(head + turns + [f"Q: {prompt}\nA:"]).strip("\n")
 
 
+def cut_tokens(ids: Sequence[int], decode, stop: str = QA_STOP) -> tuple[list[int], str] | None:
+    """When the text of `ids` (``decode(ids) -> str``) contains `stop`: the tokens wholly before its first
+    occurrence and the text before it; None when it does not occur."""
+    text = decode(list(ids))
+    at = text.find(stop)
+    if at < 0:
+        return None
+    lo, hi = 0, len(ids)  # the longest prefix whose text ends at or before the stop (its length grows with it)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(decode(list(ids[:mid]))) <= at:
+            lo = mid
+        else:
+            hi = mid - 1
+    return list(ids[:lo]), text[:at]
+
+
 @dataclass(frozen=True)
 class PromptRenderer:
     """Prompt text -> model input for one tokenizer: `format` "chat" (its template) or "qa" (no template)."""
@@ -52,6 +75,19 @@ class PromptRenderer:
         """"chat" when the tokenizer has a template (and `chat_template` is not False), else "qa"."""
         has = bool(getattr(tokenizer, "chat_template", None))
         return cls("chat" if (has if chat_template is None else chat_template and has) else "qa")
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        """Text that ends an answer besides the stop tokens: `QA_STOP` for "qa", none for "chat"."""
+        return (QA_STOP,) if self.format == "qa" else ()
+
+    def cut(self, ids: Sequence[int], decode) -> tuple[list[int], str] | None:
+        """The answer's tokens and text before the first stop string (`cut_tokens`); None when none occurs."""
+        for stop in self.stop_strings:
+            found = cut_tokens(ids, decode, stop)
+            if found is not None:
+                return found
+        return None
 
     def text(self, tokenizer, prompt: str, shots: Sequence[dict] = (), system_prompt: str | None = None) -> str:
         if self.format == "chat":

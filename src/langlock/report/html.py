@@ -1,9 +1,10 @@
 """Render runs into one self-contained HTML page: inline CSS, plots as base64 PNG, no script, no network.
 
-Sections, in order: the runs, a summary table (with the change against the first run), before/after bars,
-per-language bars and table per task, then per-kind sections (sweep grids, Table 7 of an analysis, training
-curves), the answers of runs that answered the same prompts side by side (`side_by_side`), and examples with their
-confusion spans highlighted. The page skeleton is a `string.Template`;
+Sections, in order: the runs, a summary table (stored 95 % intervals, the change against the first run),
+before/after bars, per-language bars and table per task, the retention runs' likelihood checks (multiple choice,
+NLL drift) and KL, then per-kind sections (sweep grids, Table 7 of an analysis, training curves), the answers of
+runs that answered the same prompts side by side (`side_by_side`), and examples with their confusion spans
+highlighted. The page skeleton is a `string.Template`;
 every value from a run goes through `html.escape`.
 """
 
@@ -54,6 +55,13 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
         "<tr>" + "".join(f'<td class="l">{c}</td>' if i < left else f"<td>{c}</td>" for i, c in enumerate(r))
         + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _interval(ci) -> str:
+    """A stored 95 % interval [low, high] (rates in [0, 1]) in %, muted; "" when there is none."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f' <span class="muted">[{pct(ci[0])}, {pct(ci[1])}]</span>'
 
 
 def _delta(value, base) -> str:
@@ -136,10 +144,12 @@ def _summary_section(runs: list[Run]) -> str:
             m = r.overall.get(t)
             if m is None:
                 continue
-            b = base.overall.get(t, {})
-            rows.append([esc(r.name), esc(t)] + [pct(m.get(n)) + (_delta(m.get(n), b.get(n)) if r is not base
-                                                                     else "") for n in names])
-    html_out = "<h2>Summary</h2><p class=\"muted\">Rates in %; in brackets the change against the first run " \
+            b, ci = base.overall.get(t, {}), r.ci.get(t, {})
+            rows.append([esc(r.name), esc(t)] + [pct(m.get(n)) + _interval(ci.get(n))
+                                                 + (_delta(m.get(n), b.get(n)) if r is not base else "")
+                                                 for n in names])
+    html_out = "<h2>Summary</h2><p class=\"muted\">Rates in %, with their 95 % bootstrap interval over prompts " \
+               f"in square brackets where the run stored one; in round brackets the change against the first run " \
                f"({esc(base.name)}).</p>" + _table(["run", "task"] + [n.upper() for n in names], rows, left=2)
     primary = base.primary
     series = {r.name: [_first(r.overall.get(t, {}), primary) for t in tasks] for r in scored}
@@ -167,6 +177,48 @@ def _language_section(runs: list[Run]) -> str:
                 for r in scored]
         out.append(_table(["run"] + [esc(lang) for lang in langs], rows))
     return "".join(out)
+
+
+def _signed_ci(d: dict | None, scale: float, digits: int) -> str:
+    """A paired change ``{"mean", "ci95": [low, high]}`` as "+x.x [low, high]"; "–" without one."""
+    if not d or d.get("mean") is None:
+        return "–"
+    out = f"{scale * d['mean']:+.{digits}f}"
+    if d.get("ci95"):
+        out += f" [{scale * d['ci95'][0]:+.{digits}f}, {scale * d['ci95'][1]:+.{digits}f}]"
+    return out
+
+
+def _retention_section(runs: list[Run]) -> str:
+    """The likelihood checks of retention runs, per language: multiple-choice accuracy ± SE and its change
+    against the base paired by item (95 % interval, McNemar p), NLL per byte on genuine text and its drift
+    against the base paired by document; the KL to the base on the run's first row."""
+    rows = []
+    for r in runs:
+        lk = r.likelihood or {}
+        mc = (lk.get("mc") or {}).get("by_language") or {}
+        nll = (lk.get("nll") or {}).get("by_language") or {}
+        kl = (r.kl or {}).get("kl_mean")
+        if not (mc or nll or kl is not None):
+            continue
+        for i, lang in enumerate(dict.fromkeys([*mc, *nll]) or [""]):
+            m, n = mc.get(lang) or {}, nll.get(lang) or {}
+            acc = "–" if m.get("accuracy") is None else f"{pct(m['accuracy'])} ± {pct(m.get('se') or 0)}"
+            p = (m.get("mcnemar") or {}).get("p_value")
+            rows.append([esc(r.name) if i == 0 else "", esc(lang), f"{kl:.4f}" if i == 0 and kl is not None else "",
+                         esc(m.get("n", "")), acc, _signed_ci(m.get("delta"), 100, 1),
+                         "–" if p is None else f"{p:.3g}",
+                         "–" if n.get("nll_per_byte") is None else f"{n['nll_per_byte']:.4f}",
+                         _signed_ci(n.get("drift"), 1, 4)])
+    if not rows:
+        return ""
+    return ("<h2>Retention: likelihood checks</h2><p class=\"muted\">Multiple choice (log-likelihood, nothing "
+            "sampled): accuracy ± standard error in %, its change against the base paired by item in points with "
+            "its 95 % interval and McNemar's exact p. NLL per byte (nats) on genuine text and its drift against "
+            "the base paired by document (lower is better). KL(model ‖ base) in nats per token on English "
+            "prompts.</p>"
+            + _table(["run", "language", "KL to base", "MC n", "MC accuracy", "MC change vs base", "McNemar p",
+                      "NLL/byte", "NLL drift vs base"], rows, left=2))
 
 
 def _sweep_section(run: Run) -> str:
@@ -224,8 +276,18 @@ def _compare_section(run: Run) -> str:
             for r in data.get("rows", [])]
     if not rows:
         return ""
-    return (f"<h2>Compare: {esc(run.name)}</h2><p class=\"muted\">Mean ± 95% t-interval over seeds; rates in %, "
-            "KL in nats per token.</p>" + _table(["method"] + [esc(v) for v in labels.values()], rows))
+    out = (f"<h2>Compare: {esc(run.name)}</h2><p class=\"muted\">Mean ± 95% t-interval over seeds; rates in %, "
+           "KL and NLL drift in nats (per token, per byte).</p>"
+           + _table(["method"] + [esc(v) for v in labels.values()], rows))
+    paired = data.get("paired") or {}
+    keys = [k for k in labels if any(k in deltas for deltas in paired.values())]
+    if keys:
+        base = esc(data.get("paired_base", "base"))
+        out += (f"<p class=\"muted\">Change against {base}, paired by seed (mean ± 95 % t-interval).</p>"
+                + _table(["method"] + [esc(labels[k]) for k in keys],
+                         [[f"{esc(m)} − {base}"] + [esc(format_cell(deltas.get(k) or {}, k, signed=True))
+                                                   for k in keys] for m, deltas in paired.items()]))
+    return out
 
 
 def _analysis_section(run: Run) -> str:
@@ -310,7 +372,7 @@ def render(runs: list[Run], title: str = "langlock report", examples: int = 6) -
     """The whole page as a string."""
     from .. import __version__
 
-    body = [_runs_section(runs), _summary_section(runs), _language_section(runs)]
+    body = [_runs_section(runs), _summary_section(runs), _language_section(runs), _retention_section(runs)]
     for r in runs:
         if r.kind == "sweep":
             body.append(_sweep_section(r))

@@ -4,6 +4,7 @@ A run directory holds ``results.json`` in the one results schema (`langlock.resu
 its ``kind`` (`READERS`): ``bench``, ``score``, ``evaluation`` (its suite folders become runs), ``compare``
 (the per-method table), ``sweep``, ``analyze`` (with ``steps.jsonl``) and ``train`` (its log history and its
 evaluation subfolders). Results written before the schema are migrated by `langlock.results.read_results`.
+Kept besides the rates: their stored 95 % intervals (``ci95``), a retention bench's likelihood checks and KL.
 
 Fallback for folders written before their writer adopted the schema (documented, read only when there is no
 ``results.json``): ``sweep.json`` (a sweep), ``analysis.json`` (an analysis), and a training folder with
@@ -42,6 +43,11 @@ class Run:
     steps: list[dict] = field(default_factory=list)
     log_history: list[dict] = field(default_factory=list)
     compare: dict | None = None
+    #: task -> metric -> [low, high]: the stored 95 % bootstrap interval of each overall rate (results ``ci95``)
+    ci: dict[str, dict[str, list | None]] = field(default_factory=dict)
+    #: a retention bench's likelihood checks (multiple choice, NLL drift) and KL, as its results.json stores them
+    likelihood: dict | None = None
+    kl: dict | None = None
 
     @property
     def primary(self) -> str:
@@ -81,12 +87,17 @@ def apply_results(run: Run, results: dict, where: Path) -> None:
     skip = {"level", "task", "model", "source", "language", "n", "n_skipped", "applicable"}
     models = [r.get("model") for r in rows if r.get("level") == "overall"]
     model = models[0] if models else None
-    for r in rows:
+    cis = results.get("ci95")
+    if not (isinstance(cis, list) and len(cis) == len(rows)):  # results written before the intervals
+        cis = [None] * len(rows)
+    for r, ci in zip(rows, cis):
         if model is not None and r.get("model") != model:
             continue
         metrics = {k: v for k, v in r.items() if k not in skip}
         if r.get("level") == "overall":
             run.overall[r["task"]] = metrics
+            if isinstance(ci, dict):
+                run.ci[r["task"]] = ci
         elif r.get("level") == "language":
             run.per_language.setdefault(r["task"], {})[r["language"]] = metrics
     if model is not None:
@@ -107,7 +118,9 @@ def _bench_run(name: str, path: Path, results: dict, sample_limit: int) -> list[
         samples = path / profile / "samples.jsonl"
         if samples.is_file():
             run.samples = _read_jsonl(samples, sample_limit)
-    for row in (results.get("retention") or {}).get("accuracy", []):
+    retention = results.get("retention") or {}
+    run.likelihood, run.kl = retention.get("likelihood"), retention.get("kl")
+    for row in retention.get("accuracy", []):
         if row.get("kind") == "all":
             metrics = {"accuracy": row.get("accuracy")}
             if row.get("language") == "all":
