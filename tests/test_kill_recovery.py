@@ -142,10 +142,34 @@ def command(name: str, a: dict):
 
         def snap(out):
             gens = {str(p.relative_to(out)): gen_log(p) for p in sorted(out.rglob("generations.jsonl"))}
-            return {"generations": gens, "compare.csv": (out / "compare.csv").read_bytes(),
-                    "compare.md": (out / "compare.md").read_bytes()}
+            return {"generations": gens, "compare.csv": without_timings_csv(out / "compare.csv"),
+                    "compare.md": without_timings_md(out / "compare.md")}
         return argv, "cmp", None, snap
     raise KeyError(name)
+
+
+TIMING_METRICS = ("train_seconds", "eval_seconds")
+
+
+def without_timings_csv(path: Path) -> list[str]:
+    """compare.csv without its wall-clock rows (train / fit and evaluation seconds differ between any two runs)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [ln for ln in lines if ln.split(",")[1:2] not in ([m] for m in TIMING_METRICS)]
+
+
+def without_timings_md(path: Path) -> list[str]:
+    """compare.md with the wall-clock columns of its tables removed (the header names them "seconds")."""
+    out, drop = [], None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            out.append(line)
+            drop = None
+            continue
+        cells = line.split("|")
+        if drop is None:
+            drop = {i for i, c in enumerate(cells) if "seconds" in c}
+        out.append("|".join(c for i, c in enumerate(cells) if i not in drop))
+    return out
 
 
 def progress_of(name: str, out: Path):
