@@ -7,11 +7,14 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-METHODS = ("base", "lock", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
+METHODS = ("base", "lock", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo", "joint-sft")
 #: methods that train nothing: the model as it is, and the model decoded under a LanguageLock
 UNTRAINED = ("base", "lock")
 #: methods whose decoding carries a LanguageLock for the target language (`lock_options`)
 LOCKED = ("lock",)
+#: methods trained on the pooled data of ``joint_languages`` (one joint adapter), evaluated on the target language
+#: like every other method: ``joint-M`` is method M on the pooled data
+JOINT = ("joint-sft",)
 
 
 @dataclass
@@ -29,6 +32,8 @@ class CompareConfig:
     sample_max_new_tokens: int = 128
     data_seed: int = 0
     pair_ignore_english: bool = False
+    #: the languages whose data the ``joint-*`` methods pool (the target among them; empty: the target alone)
+    joint_languages: list[str] = field(default_factory=list)
     # training: settings shared by every method (max_steps, per_device_train_batch_size, learning_rate, lora,
     # lora_r, lora_alpha, lora_dropout, lora_target_modules; other keys go to the TRL baselines), then per-method
     # overrides
@@ -59,6 +64,9 @@ class CompareConfig:
         from ..languages import check_language
 
         self.language = check_language(self.language)
+        self.joint_languages = [check_language(x) for x in self.joint_languages]
+        if self.joint_languages and self.language not in self.joint_languages:
+            raise UsageError(f"joint_languages {self.joint_languages} must include the target {self.language}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise UsageError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
@@ -76,6 +84,10 @@ class CompareConfig:
     def needs_data(self) -> bool:
         """Whether any selected method is trained here (and so needs the shared training data)."""
         return any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
+
+    def pooled_languages(self) -> list[str]:
+        """The languages a ``joint-*`` method trains on, in order, without repeats."""
+        return list(dict.fromkeys(self.joint_languages or [self.language]))
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> CompareConfig:
