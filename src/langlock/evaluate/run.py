@@ -26,7 +26,8 @@ def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtim
 
     return BenchConfig(output_dir=str(out), model=str(model), suite=spec.suite, lcb_dir=spec.lcb_dir,
                        task=spec.task, langs=spec.langs, limit=spec.limit, settings=plan.decoding.settings,
-                       locks=plan.decoding.locks, model_label=label, batch_size=runtime.batch_size,
+                       locks=plan.decoding.locks, adapters=plan.decoding.adapters, route=plan.decoding.route,
+                       model_label=label, batch_size=runtime.batch_size,
                        max_batch_tokens=runtime.max_batch_tokens, device=runtime.device, dtype=runtime.dtype,
                        threads=runtime.threads, cache_dir=runtime.cache_dir, progress=runtime.progress,
                        reference_model=reference)
