@@ -113,6 +113,21 @@ def test_adapters_study_end_to_end_every_cell_and_rerun_does_nothing(tmp_path, m
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and len(stamps) == len(names)
     assert (out / "r4/s0/library/library.json").stat().st_mtime_ns == lib_stamp
     assert again["cells"] == result["cells"] and again["retained_gain"] == result["retained_gain"]
+    only = run_study(cfg, report_only=True)
+    assert sorted(c["name"] for c in only["cells"]) == sorted(names) and only["retained_gain"] == result["retained_gain"]
+    # `langlock report` reads the study folder: every cell's evaluation
+    from langlock.report.runs import load_run
+
+    assert {r.name.split("/")[1] for r in load_run(out)} == names
+
+
+def test_adapters_study_cli_bad_config_is_exit_2(tmp_path, capsys):
+    from langlock.cli.main import main
+
+    f = tmp_path / "s.yaml"
+    f.write_text(f"model: m\nlanguages: [de, xx]\noutput_dir: {tmp_path / 'o'}\n")
+    assert main(["adapters", "study", "--config", str(f)]) == 2
+    assert "xx" in capsys.readouterr().err and not (tmp_path / "o" / "results.json").exists()
 
 
 def test_compare_joint_adapter_pools_the_languages_and_is_evaluated_on_the_target(tmp_path):

@@ -80,7 +80,7 @@ class BenchConfig:
     #: hf: SITE steering files (one per language, `langlock steer fit`); a file steers its language's prompts
     steer: list = field(default_factory=list)
     steer_decode_scale: float = 0.0
-    #: hf: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
+    #: hf / vllm: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
     adapters: str | None = None
     route: str = "oracle"
     #: answer validity: "cheap" (model-free signals) or "full" (plus the fluency judge model `judge_model`)
@@ -145,6 +145,8 @@ def build_generator(cfg: BenchConfig) -> Generator:
         from ..adapters.bench import generator_options
 
         opts = generator_options(cfg)
+        if cfg.backend == "vllm":  # vLLM's multi-LoRA: one LoRARequest per request
+            return make_generator("vllm", **opts, cache_dir=cfg.cache_dir, locks=cfg.locks)
         return make_generator("hf", **opts, batch_size=cfg.batch_size, device=cfg.device,
                               max_batch_tokens=cfg.max_batch_tokens, dtype=cfg.dtype, cache_dir=cfg.cache_dir,
                               threads=cfg.threads)
