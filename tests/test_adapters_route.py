@@ -170,4 +170,4 @@ def test_bench_route_writes_routing_accuracy_and_per_row_adapters(tmp_path, lcb_
     capsys.readouterr()
     assert main([*common, "--backend", "openai", "--base-url", "http://127.0.0.1:9", "--model", "m",
                  "-o", str(tmp_path / "x")]) == 2
-    assert "--backend hf only" in capsys.readouterr().err
+    assert "--adapters works with --backend hf (PEFT mixed batches) or vllm" in capsys.readouterr().err

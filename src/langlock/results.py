@@ -20,6 +20,9 @@ which files exist):
   by ``log_history`` (default ``log_history.jsonl``) and evaluations in the subfolders named by
   ``evaluations`` (each with its own ``results.json``).
 
+- ``adapter-study``: `langlock adapters study`: ``config``, ``cells`` (one per N, variant, rank, seed: ``params``,
+  per-language ``metrics``), ``retained_gain`` (cell -> language -> share of the fix's own gain kept), ``curves``.
+
 Migration: files written before this schema (``schema_version`` 1 or none) are read as ``bench`` when they
 hold ``profiles`` or ``retention`` and as ``score`` when they hold ``rows``; metric keys renamed since
 (`RENAMED_METRICS`: ``rpr_ief`` → ``rpr_en_confusion``...) are renamed when any results file is read.
@@ -37,7 +40,7 @@ from .io_utils import write_json_atomic
 SCHEMA = "langlock.results"
 SCHEMA_VERSION = 2
 RESULTS_NAME = "results.json"
-KINDS = ("bench", "score", "evaluation", "compare", "sweep", "analyze", "train")
+KINDS = ("bench", "score", "evaluation", "compare", "sweep", "analyze", "train", "adapter-study")
 #: old metric key -> the name that says what it is (English counted as confusion / English neutral)
 RENAMED_METRICS = {
     "rpr_ief": "rpr_en_confusion",

@@ -6,6 +6,8 @@
   parser, routing accuracy. The routed generation itself is the generation core's (`generate.hf.HFGenerator`
   with ``adapters=``, one PEFT adapter name per row); `langlock bench --adapters LIB --route MODE` uses it.
 - `merge`: new adapters from library adapters through PEFT's `add_weighted_adapter`.
+- `study` (+ `study_report`): per-language fixes routed vs merged vs one joint adapter as N languages are
+  combined, every (N, variant, rank, seed) cell a resumable unit (`langlock adapters study --config FILE`).
 
 Importing this package imports neither torch nor PEFT.
 """

@@ -25,7 +25,7 @@ def list_table(lib: AdapterLibrary) -> str:
 
 
 def run_action(action: str, opts: dict):
-    """`add` | `list` | `show` | `merge` with the parsed options; returns the text or object to print."""
+    """`add` | `list` | `show` | `merge` | `study` with the parsed options; returns the text or object to print."""
     if action == "add":
         lib = AdapterLibrary(opts["library"])
         entry = lib.add(opts["adapter"], name=opts.get("name"), languages=opts.get("language"),
@@ -44,4 +44,12 @@ def run_action(action: str, opts: dict):
                                majority_sign_method=opts.get("majority_sign_method", "total"),
                                svd_rank=opts.get("svd_rank"))
         return f"merged {', '.join(opts['sources'])} ({opts['method']}) into {entry.name} (r={entry.rank})"
+    if action == "study":
+        from pathlib import Path
+
+        from .study import StudyConfig, run_study
+
+        cfg = StudyConfig.from_yaml(opts["config"], output_dir=opts.get("output_dir"))
+        run_study(cfg, report_only=bool(opts.get("report_only")))
+        return (Path(cfg.output_dir) / "study.md").read_text(encoding="utf-8")
     raise UsageError(f"unknown action {action!r}")

@@ -1,6 +1,7 @@
 """`langlock bench --adapters LIB --route MODE`: the bench runner's routing hooks (the runner stays generic).
 
-`generator_options` names the base and the adapters the `hf` generator loads (the library's routing table:
+`generator_options` names the base and the adapters the `hf` generator loads (PEFT mixed batches) or the `vllm`
+one serves (a `LoRARequest` per request) (the library's routing table:
 one adapter per language, the most specific first); `plan_routes` decides each prompt's adapter under the
 route and the routing report (accuracy against the benchmark's metadata), which bench writes into
 ``results.json`` as ``routing``, apart from the pass rates.
@@ -16,8 +17,8 @@ from .route import ROUTES, adapter_names, route_languages, routing_report
 def open_library(cfg) -> AdapterLibrary:
     if cfg.route not in ROUTES:
         raise UsageError(f"--route must be one of {', '.join(ROUTES)}")
-    if cfg.backend != "hf":
-        raise UsageError("--adapters works with --backend hf only (PEFT mixed-batch inference)")
+    if cfg.backend not in ("hf", "vllm"):
+        raise UsageError("--adapters works with --backend hf (PEFT mixed batches) or vllm (multi-LoRA)")
     return AdapterLibrary.open(cfg.adapters)
 
 

@@ -85,7 +85,7 @@ class BenchConfig:
     #: hf / vllm: language -> N in-context demonstrations (`langlock.fewshot.demonstration_turns`) before each
     #: prompt of that language
     shots: dict = field(default_factory=dict)
-    #: hf: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
+    #: hf / vllm: an adapter library (`langlock.adapters`) and the router choosing each prompt's adapter
     adapters: str | None = None
     route: str = "oracle"
     #: answer validity: "cheap" (model-free signals) or "full" (plus the fluency judge model `judge_model`)
@@ -151,6 +151,8 @@ def build_generator(cfg: BenchConfig) -> Generator:
         from ..adapters.bench import generator_options
 
         opts = generator_options(cfg)
+        if cfg.backend == "vllm":  # vLLM's multi-LoRA: one LoRARequest per request
+            return make_generator("vllm", **opts, cache_dir=cfg.cache_dir, locks=cfg.locks)
         return make_generator("hf", **opts, batch_size=cfg.batch_size, device=cfg.device,
                               max_batch_tokens=cfg.max_batch_tokens, dtype=cfg.dtype, cache_dir=cfg.cache_dir,
                               threads=cfg.threads)

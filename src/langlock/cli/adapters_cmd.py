@@ -5,6 +5,7 @@
     langlock adapters list LIB
     langlock adapters show LIB ko
     langlock adapters merge LIB --sources de,es,fr --method ties --weights 1,1,1 --density 0.5 --name des-ties
+    langlock adapters study --config configs/adapters/smollm2-study.yaml   # routed vs merged vs joint, resumable
 
 The library directory is the single source of truth (LIB/library.json + LIB/adapters/NAME/). An adapter of
 another base model is refused (exit 2). Route prompts to the adapters with `langlock bench --adapters LIB
@@ -62,6 +63,12 @@ def register(sub) -> None:
     m.add_argument("--svd-rank", type=int, help="svd: rank of the result (default: the largest source rank)")
     m.add_argument("--name", required=True, help="name of the merged adapter")
     m.set_defaults(func=run, run_dir="library")
+    st = s.add_parser("study", help="per-language fixes routed, merged (linear, TIES, CAT) or one joint adapter, "
+                                    "as N languages are combined; resumable (langlock.adapters.study)")
+    st.add_argument("--config", required=True, help="YAML study config (see configs/adapters/)")
+    st.add_argument("-o", "--output-dir", help="override the config's output_dir")
+    st.add_argument("--report-only", action="store_true", help="only write the report from the finished cells")
+    st.set_defaults(func=run, run_dir="output_dir|config.output_dir")
 
 
 def run(args) -> int:

@@ -67,7 +67,7 @@ def register(sub) -> None:
     b.add_argument("--lock", metavar="LANG", help="hf, vllm, openai (a `langlock serve` server): decode LANG's "
                                                   "prompts under a LanguageLock for LANG (off-target scripts); "
                                                   "other languages decode unchanged")
-    b.add_argument("--adapters", metavar="LIB", help="hf: an adapter library (langlock adapters); each prompt is "
+    b.add_argument("--adapters", metavar="LIB", help="hf or vllm: an adapter library (langlock adapters); each prompt is "
                                                      "answered by its routed language's adapter (mixed batches)")
     b.add_argument("--route", default="oracle", choices=("oracle", "requested", "detected"),
                    help="with --adapters: the benchmark's language, the language the prompt asks for, or the "

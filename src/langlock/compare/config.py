@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-METHODS = ("base", "lock", "fewshot", "site", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo")
+METHODS = ("base", "lock", "fewshot", "site", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tbpo-a", "tlpo", "joint-sft")
 #: methods that change no weight: the model as it is, decoded under a LanguageLock, prompted with N
 #: demonstrations, or steered by a SITE file (fitted here: `compare.methods`, not a training run)
 UNTRAINED = ("base", "lock", "fewshot", "site")
@@ -15,6 +15,9 @@ UNTRAINED = ("base", "lock", "fewshot", "site")
 LOCKED = ("lock",)
 #: per-method arguments of the methods that are not training runs (their defaults: `compare.methods`)
 METHOD_ARG_KEYS = {"fewshot": ("shots",), "site": ("shots", "num_prompts", "steps", "loss", "lr")}
+#: methods trained on the pooled data of ``joint_languages`` (one joint adapter), evaluated on the target language
+#: like every other method: ``joint-M`` is method M on the pooled data
+JOINT = ("joint-sft",)
 
 
 @dataclass
@@ -40,6 +43,8 @@ class CompareConfig:
     #: a sample counts as clean (SFT target, DPO chosen) only when it is also a valid answer (`langlock.quality`):
     #: "cheap" (no echo of the prompt, no loop, not near-empty) or "full" (plus the fluency judge model); None: no check
     pair_validity: str | None = None
+    #: the languages whose data the ``joint-*`` methods pool (the target among them; empty: the target alone)
+    joint_languages: list[str] = field(default_factory=list)
     # training: settings shared by every method (max_steps, per_device_train_batch_size, learning_rate, lora,
     # lora_r, lora_alpha, lora_dropout, lora_target_modules; other keys go to the TRL baselines), then per-method
     # overrides
@@ -72,6 +77,9 @@ class CompareConfig:
         from ..languages import check_language
 
         self.language = check_language(self.language)
+        self.joint_languages = [check_language(x) for x in self.joint_languages]
+        if self.joint_languages and self.language not in self.joint_languages:
+            raise UsageError(f"joint_languages {self.joint_languages} must include the target {self.language}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise UsageError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
@@ -104,6 +112,10 @@ class CompareConfig:
     def needs_data(self) -> bool:
         """Whether any selected method is trained here (and so needs the shared training data)."""
         return any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
+
+    def pooled_languages(self) -> list[str]:
+        """The languages a ``joint-*`` method trains on, in order, without repeats."""
+        return list(dict.fromkeys(self.joint_languages or [self.language]))
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> CompareConfig:

@@ -3,6 +3,10 @@ optionally one task of it, or a JSONL pool) filtered by `langlock.databuild.prom
 ``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`); pairs / SFT /
 prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
 with ``pair_validity``). Each step resumes.
+
+The ``joint-*`` methods train on the pooled data of ``joint_languages`` (`joint_data`): each other language's data
+is built the same way into ``OUT/data-LANG``, and the pairs / SFT / prompt files are concatenated in
+``OUT/data-joint-L1-L2...``.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ from ..errors import UsageError
 from .config import CompareConfig, say
 
 
-def build_data(cfg: CompareConfig) -> Path:
-    """Prompts → samples → pairs under OUT/data; returns the pairs folder. Each step resumes."""
+def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
+    """Prompts → samples → pairs of `language` (default: the target) under OUT/data (the target's) or
+    OUT/data-LANG; returns the pairs folder. Each step resumes."""
     from ..databuild.pairs import build_pairs
     from ..databuild.prompts import FilterRules, build_prompts, read_prompts
     from ..databuild.sample import SampleSettings, hf_generator, sample_completions
 
-    data = Path(cfg.output_dir) / "data"
+    language = language or cfg.language
+    data = Path(cfg.output_dir) / ("data" if language == cfg.language else f"data-{language}")
     prompts_file = data / "prompts.jsonl"
     if not prompts_file.exists():
         pool = Path(cfg.pool)
@@ -28,7 +34,7 @@ def build_data(cfg: CompareConfig) -> Path:
             from ..suites import load_suite
 
             rows = [{"question": p.prompt}
-                    for p in load_suite("builtin-train", task=cfg.pool_task or "all", langs=cfg.language)]
+                    for p in load_suite("builtin-train", task=cfg.pool_task or "all", langs=language)]
             pool = data / "pool.jsonl"
             from ..io_utils import write_jsonl_atomic
 
@@ -37,7 +43,7 @@ def build_data(cfg: CompareConfig) -> Path:
             rules = FilterRules(**cfg.pool_rules)
         except TypeError as exc:
             raise UsageError(f"pool_rules: {exc}") from None
-        build_prompts(pool, cfg.language, prompts_file, rules, limit=cfg.pool_limit)
+        build_prompts(pool, language, prompts_file, rules, limit=cfg.pool_limit)
     prompts = read_prompts(prompts_file)
     settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
                               max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed)
@@ -49,8 +55,33 @@ def build_data(cfg: CompareConfig) -> Path:
     pairs_dir = data / (("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
                         + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else ""))
     if not (pairs_dir / "stats.json").exists():
-        st = build_pairs(data / "samples.jsonl", cfg.language, pairs_dir, ignore_english=cfg.pair_ignore_english,
+        st = build_pairs(data / "samples.jsonl", language, pairs_dir, ignore_english=cfg.pair_ignore_english,
                          seed=cfg.data_seed, validity=cfg.pair_validity)
         say(f"data: {st['pairs']} pairs, {st['sft']} SFT rows from {st['prompts']} prompts "
              f"(confusion rate of the base samples {st['confusion_rate']:.3f})")
     return pairs_dir
+
+
+#: the data files of a pairs folder that a ``joint-*`` method can pool
+POOLED_FILES = ("pairs.jsonl", "sft.jsonl", "prompts.jsonl")
+
+
+def joint_data(cfg: CompareConfig) -> Path:
+    """The pooled data of ``cfg.pooled_languages()`` (each language's `build_data`, files concatenated in the
+    languages' order); built once, returns its folder."""
+    from ..io_utils import atomic_dir, write_json_atomic
+
+    langs = cfg.pooled_languages()
+    out = Path(cfg.output_dir) / f"data-joint-{'-'.join(langs)}"
+    if (out / "stats.json").is_file():
+        return out
+    sources = {lang: build_data(cfg, lang) for lang in langs}
+    with atomic_dir(out) as tmp:
+        for name in POOLED_FILES:
+            with open(tmp / name, "w", encoding="utf-8") as fh:
+                for src in sources.values():
+                    fh.write((src / name).read_text(encoding="utf-8"))
+    # written last: its presence marks the pooled data as complete
+    write_json_atomic(out / "stats.json", {"languages": langs, "sources": {k: str(v) for k, v in sources.items()}})
+    say(f"data: pooled {', '.join(langs)} into {out}")
+    return out

@@ -4,7 +4,8 @@
 `compare.methods`; ``site`` fits its steering file here); a method named in
 ``checkpoints`` takes that directory; every other method is trained through ONE function, `train_one`, with the
 same shared budget (``train``: optimiser steps, prompts per step, learning rate, LoRA) and its own
-``method_args``. `run_fields` is the whole translation of a compare config into a training run, in the fields of
+``method_args``; a ``joint-M`` method is method M on the pooled data of ``joint_languages`` (`data.joint_data`),
+its run's language unset (the data holds several). `run_fields` is the whole translation of a compare config into a training run, in the fields of
 the library's run API (`langlock.train.RunConfig`: method, model, output_dir, language, data, seed, max_steps,
 per_device_train_batch_size, learning_rate, peft, dtype, save_merged, method_args); `_run` hands them to
 `langlock.train.run`.
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError, UsageError
-from .config import UNTRAINED, CompareConfig, run_dir, say
+from .config import JOINT, UNTRAINED, CompareConfig, run_dir, say
 
 #: shared ``train`` keys that are the budget or the LoRA settings (every other key is a baseline's method arg)
 BUDGET = ("max_steps", "per_device_train_batch_size", "learning_rate")
@@ -40,6 +41,10 @@ def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None)
         if not ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
             raise InputError(f"checkpoints.{method} for seed {seed}: {path} is not a model or adapter directory")
         return str(path)
+    if method in JOINT:
+        from .data import joint_data
+
+        data_dir = joint_data(cfg)
     if data_dir is None:
         raise UsageError(f"{method}: no training data was built")
     return train_one(cfg, method, seed, data_dir)
@@ -48,7 +53,7 @@ def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None)
 def run_fields(cfg: CompareConfig, method: str, seed: int, data_dir: Path) -> dict:
     """The training run of `method` at `seed`, as `langlock.train.RunConfig` fields (``peft`` as a dict of
     `PeftSettings` fields; only the LoRA settings the config gives)."""
-    base_method = method.split("-")[0]
+    base_method = method.removeprefix("joint-").split("-")[0]
     shared = {**cfg.train}
     peft = {PEFT[k]: shared.pop(k) for k in list(shared) if k in PEFT}
     peft.setdefault("enabled", True)
@@ -68,7 +73,7 @@ def run_fields(cfg: CompareConfig, method: str, seed: int, data_dir: Path) -> di
         budget["per_device_train_batch_size"] = (budget.get("per_device_train_batch_size", 4)
                                                  * args.get("num_generations", 4))
     return {"method": base_method, "model": str(cfg.model), "output_dir": str(run_dir(cfg, method, seed)),
-            "language": cfg.language, "data": str(data_dir / DATA_FILE.get(base_method, "pairs.jsonl")),
+            "language": None if method in JOINT else cfg.language, "data": str(data_dir / DATA_FILE.get(base_method, "pairs.jsonl")),
             "seed": seed, **budget, "peft": peft, "dtype": cfg.dtype, "save_merged": False, "method_args": args}
 
 

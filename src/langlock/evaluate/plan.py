@@ -5,7 +5,8 @@ retention check and which reference model for KL. `langlock.evaluate.evaluate` e
 hold a lock for a language. A lock applies to the requests of its language only; every other language decodes
 unchanged (`langlock.bench.runner.generate_all`). SITE steering (``steer``: language -> fitted file,
 `langlock.steer`) and N-shot prompting (``shots``: language -> N of `langlock.fewshot.demonstration_turns`)
-are carried the same way, per language.
+are carried the same way, per language. Routed adapters too: ``adapters`` names an adapter library
+(`langlock.adapters`) and ``route`` how each request picks its adapter.
 """
 
 from __future__ import annotations
@@ -43,9 +44,16 @@ class Decoding:
     locks: dict = field(default_factory=dict)
     steer: dict = field(default_factory=dict)
     shots: dict = field(default_factory=dict)
+    #: an adapter library: each request answered by the adapter its routed language has (`langlock.adapters`)
+    adapters: str | None = None
+    route: str = "oracle"  # oracle | requested | detected
 
     def __post_init__(self):
+        from ..adapters.route import ROUTES
         from ..languages import check_language
+
+        if self.route not in ROUTES:
+            raise UsageError(f"route must be one of {', '.join(ROUTES)}, got {self.route!r}")
 
         for lang, opts in self.locks.items():
             check_language(lang)
@@ -85,14 +93,19 @@ class EvalPlan:
             raise UsageError("the confusion suite cannot be builtin-retention")
         if self.retention is not None and self.retention.suite != "builtin-retention":
             raise UsageError("retention runs the builtin-retention suite")
+        if self.decoding.adapters and (self.retention is not None or self.reference_model):
+            raise UsageError("routed adapters: retention is not measured (its likelihood checks run one model)")
 
     def to_dict(self) -> dict:
-        """The plan as JSON data (what a cached evaluation is checked against); empty ``steer`` / ``shots`` are
-        left out, so evaluations cached before those fields existed still match."""
+        """The plan as JSON data (what a cached evaluation is checked against); empty ``steer`` / ``shots`` and,
+        without routed adapters, their keys are left out, so evaluations cached before those fields existed still
+        match."""
         data = json.loads(json.dumps(asdict(self)))
         for key in ("steer", "shots"):
             if not data["decoding"][key]:
                 del data["decoding"][key]
+        if not data["decoding"]["adapters"]:
+            del data["decoding"]["adapters"], data["decoding"]["route"]
         return data
 
 

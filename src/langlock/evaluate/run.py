@@ -27,7 +27,8 @@ def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtim
     return BenchConfig(output_dir=str(out), model=str(model), suite=spec.suite, lcb_dir=spec.lcb_dir,
                        task=spec.task, langs=spec.langs, limit=spec.limit, settings=plan.decoding.settings,
                        locks=plan.decoding.locks, steer=list(plan.decoding.steer.values()),
-                       shots=dict(plan.decoding.shots), model_label=label, batch_size=runtime.batch_size,
+                       shots=dict(plan.decoding.shots), adapters=plan.decoding.adapters, route=plan.decoding.route,
+                       model_label=label, batch_size=runtime.batch_size,
                        max_batch_tokens=runtime.max_batch_tokens, device=runtime.device, dtype=runtime.dtype,
                        threads=runtime.threads, cache_dir=runtime.cache_dir, progress=runtime.progress,
                        reference_model=reference, quality=plan.quality if spec is plan.confusion else "cheap")

@@ -16,6 +16,11 @@ One of each, shared with `hf`:
 `langlock.inference.vllm_lock`'s processor at start and each of those requests switches it on through
 `SamplingParams.extra_args` (`vllm_lock.request_args`).
 
+`adapters` (``{name: LoRA directory}``, as `hf`'s) serve LoRA adapters of the base through vLLM's multi-LoRA:
+the engine starts with ``enable_lora`` (``max_loras`` = their number, ``max_lora_rank`` = the smallest vLLM
+rank bound covering theirs) and each request whose `PromptItem.adapter` names one carries its `LoRARequest`
+(None: the base), so one `generate` call serves rows of many adapters, as PEFT's mixed batches do in `hf`.
+
 Defaults suit a CPU machine: float32, `gpu_memory_utilization=0.4` (the KV-cache share of memory; vLLM's
 default fails on a 24 GiB machine), `max_model_len=4096`. vLLM compiles the model at start (minutes on a
 busy 2-core machine); `enforce_eager=True` skips that (start in well under a minute, slower decoding).
@@ -39,7 +44,7 @@ class VLLMGenerator(Generator):
 
     def __init__(self, model, *, cache_dir=None, dtype: str = "float32", gpu_memory_utilization: float = 0.4,
                  max_model_len: int | None = 4096, chat_template: bool | None = None, locks: dict | None = None,
-                 lock_processor: bool | None = None, **engine_kwargs):
+                 lock_processor: bool | None = None, adapters: dict | None = None, **engine_kwargs):
         try:
             import vllm
         except ImportError:
@@ -60,6 +65,7 @@ class VLLMGenerator(Generator):
             processors.append(processor_fqcn())
         if processors:
             engine_kwargs["logits_processors"] = processors
+        self.loras = _lora_requests(adapters or {}, engine_kwargs)
         self.llm = vllm.LLM(model=self.model_path, dtype=dtype, trust_remote_code=False,
                             gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
                             **engine_kwargs)
@@ -77,7 +83,8 @@ class VLLMGenerator(Generator):
                 "chat_template": bool(tmpl),
                 "chat_template_sha256": hashlib.sha256(tmpl.encode()).hexdigest() if isinstance(tmpl, str) else None,
                 "prompt_format": self.renderer.format, "stop_token_ids": self.stop_ids,
-                **({"locks": self.locks} if self.locks else {})}
+                **({"locks": self.locks} if self.locks else {}),
+                **({"adapters": sorted(self.loras)} if self.loras else {})}
 
     def sampling_params(self, item: PromptItem, settings: GenerationSettings, locks: dict | None = None):
         """The request's `SamplingParams`: the settings, its own seed, the stop tokens, its lock (if any)."""
@@ -109,7 +116,12 @@ class VLLMGenerator(Generator):
         requests = [{"prompt_token_ids": self.renderer.ids(self.tokenizer, p.text, p.shots, settings.system_prompt)}
                     for p in prompts]
         params = [self.sampling_params(p, settings, locks) for p in prompts]
-        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        unknown = sorted({p.adapter for p in prompts if p.adapter and p.adapter not in self.loras})
+        if unknown:
+            raise UsageError(f"unknown adapter(s) {', '.join(unknown)}; this engine serves: "
+                             f"{', '.join(sorted(self.loras)) or 'none (start it with adapters=...)'}")
+        loras = [self.loras[p.adapter] if p.adapter else None for p in prompts] if self.loras else None
+        outputs = self.llm.generate(requests, params, use_tqdm=False, lora_request=loras)
         stops = set(self.stop_ids)
         for p, out in zip(prompts, outputs):
             o = out.outputs[0]
@@ -121,6 +133,35 @@ class VLLMGenerator(Generator):
 
     def close(self) -> None:
         self.llm = None
+
+
+#: vLLM's allowed ``max_lora_rank`` values (`vllm.config.lora.MaxLoRARanks`)
+LORA_RANK_BOUNDS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def _lora_requests(adapters: dict, engine_kwargs: dict) -> dict:
+    """name -> `LoRARequest` (ids 1, 2... in name order) of the adapter directories, and the engine's LoRA
+    settings set in `engine_kwargs` (what the caller set is kept)."""
+    if not adapters:
+        return {}
+    from vllm.lora.request import LoRARequest
+
+    from ..models.adapter import adapter_dir, read_adapter_config
+
+    ranks = {}
+    for name, path in adapters.items():
+        if adapter_dir(path) is None:
+            raise UsageError(f"adapter {name}: {path} is not a PEFT LoRA directory (adapter_config.json)")
+        ranks[name] = int(read_adapter_config(adapter_dir(path)).get("r") or 0)
+    top = max(ranks.values())
+    bound = next((b for b in LORA_RANK_BOUNDS if b >= top), None)
+    if bound is None:
+        raise UsageError(f"adapter rank {top} is above vLLM's largest LoRA rank {LORA_RANK_BOUNDS[-1]}")
+    engine_kwargs.setdefault("enable_lora", True)
+    engine_kwargs.setdefault("max_loras", len(adapters))
+    engine_kwargs.setdefault("max_lora_rank", bound)
+    return {name: LoRARequest(name, i, str(adapter_dir(adapters[name]).resolve()))
+            for i, name in enumerate(sorted(adapters), 1)}
 
 
 def _check_locks(locks: dict) -> dict:

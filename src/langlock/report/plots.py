@@ -1,5 +1,5 @@
 """Every matplotlib figure of langlock: the HTML report's, and the PNG files that `sweep`, `analyze`,
-`compare` (`compare.png`), `merge analyze` (`analysis.png`) and `bench` (`plots/lpr_wpr_<task>.png`) write.
+`compare` (`compare.png`), `adapters study` (`study.png`), `merge analyze` (`analysis.png`) and `bench` (`plots/lpr_wpr_<task>.png`) write.
 
 Every builder returns a `matplotlib.figure.Figure` built with the Agg backend (no display needed) from plain
 values its caller computed; `png_bytes`, `write_png` and `data_uri` render one (and close it) into bytes, an
@@ -88,6 +88,29 @@ def lines(xs_by_series: dict[str, tuple[list, list]], title: str, xlabel: str, y
     ax.grid(alpha=0.3)
     if xs_by_series:
         ax.legend(fontsize=8)
+    return fig
+
+
+def interference_plot(panels: dict[str, dict[str, tuple[list, list]]], title: str, ylabel: str):
+    """One panel per key (e.g. a LoRA rank), one line per series: x = number of languages combined, y = the
+    fixes' mean retained gain (None values left out); 1 = every fix keeps its own gain, 0 = none of it."""
+    plt = _plt()
+    n = max(1, len(panels))
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.4), squeeze=False, sharey=True)
+    for ax, (name, series) in zip(axes[0], panels.items() or [("no curve", {})]):
+        for k, (label, (xs, ys)) in enumerate(series.items()):
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=label, color=_COLORS[k % len(_COLORS)])
+        ax.axhline(1.0, color="#888888", lw=0.8, ls="--")
+        ax.axhline(0.0, color="#888888", lw=0.8)
+        ax.set_title(name)
+        ax.set_xlabel("languages combined (N)")
+        ax.grid(alpha=0.3)
+        if any(y is not None for xs, ys in series.values() for y in ys):
+            ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=9)
     return fig
 
 

@@ -190,7 +190,11 @@ def _train_runs(name: str, path: Path, data: dict, sample_limit: int, subdirs: l
 #: results kind -> reader(name, path, results, sample_limit) -> runs
 READERS = {"bench": _bench_run, "score": _score_run, "evaluation": _evaluation_runs, "compare": _compare_run,
            "sweep": _sweep_run, "analyze": _analyze_run,
-           "train": lambda name, path, data, limit: _train_runs(name, path, data, limit, data.get("evaluations"))}
+           "train": lambda name, path, data, limit: _train_runs(name, path, data, limit, data.get("evaluations")),
+           # `langlock adapters study`: every cell's evaluation
+           "adapter-study": lambda name, path, data, limit: [
+               r for c in data["cells"] for r in load_run(path / "cells" / c["name"] / "eval", f"{name}/{c['name']}",
+                                                          limit)]}
 #: files of writers from before the results schema (fallback; see the module docstring)
 LEGACY_FILES = ("sweep.json", "analysis.json")
 

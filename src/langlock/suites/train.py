@@ -1,7 +1,8 @@
 """`builtin-train`: the training prompt pool, kept apart from every evaluation prompt.
 
 Monolingual prompts per language: project-written ones (`data/suites/train.json`) plus the user turns of the
-installed `chatterbot-corpus` package (loaded from its YAML files at run time, never copied). Cross-lingual
+installed `chatterbot-corpus` package (loaded from its YAML files at run time, never copied); Italian and
+Portuguese have chatterbot turns only. Cross-lingual
 prompts: English requests with our own "answer in X" phrasings, distinct from `builtin-confusion`'s and from
 the benchmark's. `tests/test_suites.py` checks that no prompt equals a benchmark or evaluation-suite prompt.
 """
@@ -50,7 +51,8 @@ def train_prompts(langs=None, chatterbot: bool = True) -> list[BenchPrompt]:
     data = load_json("train.json")
     wanted = set(langs) if langs else None
     out: list[BenchPrompt] = []
-    for lang, prompts in data["monolingual"].items():
+    chatterbot_only = {lang: [] for lang in data["chatterbot_languages"] if lang not in data["monolingual"]}
+    for lang, prompts in {**data["monolingual"], **chatterbot_only}.items():
         if wanted is not None and lang not in wanted:
             continue
         out.extend(BenchPrompt("monolingual", SOURCE_OWN, lang, str(i), p) for i, p in enumerate(prompts))
