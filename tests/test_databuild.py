@@ -207,3 +207,23 @@ def test_pairs_validity_rejects_loops_and_echoes_as_targets(tmp_path):
     plain = build_pairs(src, "de", tmp_path / "plain", profile="lcb", seed=0)
     assert (plain["pairs"], plain["sft"], plain["all_clean"]) == (0, 2, 2)
     assert (tmp_path / "plain" / "pairs.jsonl").read_text(encoding="utf-8") == ""
+
+
+def test_pairs_reject_copies_of_in_context_examples(tmp_path):
+    """Few-shot sampled rows carry their examples' answers: a sample that copies one is never a target (with or
+    without the validity check); a genuine answer is, paired with the zero-shot prompt."""
+    demo = "Gieße sie, wenn sich die Erde trocken anfühlt, gib ihnen viel Licht und lass nie Wasser im Topf stehen."
+    good = "Eine Option ist ein Vertrag: Man zahlt eine Prämie und darf eine Aktie später zu einem festen Preis kaufen."
+    prompt = "Explain how options trading works. Please answer in German."
+    rows = [{"id": "a", "prompt": prompt, "completions": [demo, good], "examples": [demo]},
+            {"id": "b", "prompt": prompt, "completions": [demo + " Das ist alles.", demo], "examples": [demo]}]
+    src = _write(tmp_path / "s.jsonl", rows)
+    for validity in (None, "cheap"):
+        out = tmp_path / f"out-{validity}"
+        st = build_pairs(src, "de", out, profile="lcb", seed=0, validity=validity)
+        sft = [json.loads(x) for x in (out / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert [(s["id"], s["prompt"][0]["content"], s["completion"][0]["content"]) for s in sft] == [("a", prompt, good)]
+        assert (st["copies"], st["all_confused"]) == (3, 1)
+    _write(tmp_path / "bad.jsonl", [{**rows[0], "examples": "not a list"}])
+    with pytest.raises(InputError, match="examples"):
+        build_pairs(tmp_path / "bad.jsonl", "de", tmp_path / "bad", profile="lcb")

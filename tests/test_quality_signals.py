@@ -114,3 +114,25 @@ def test_join_prompts_by_id(tmp_path):
             SimpleNamespace(task="monolingual", source="native_prompts", language="ko", id="0", prompt=None)]
     assert attach_prompts(recs, lcb / "test_sets") == ["질문 두 번째입니다", None, "own", PROMPT]
     assert attach_prompts(recs, None) == [None, None, "own", None]
+
+
+DEMOS = ["Gieße sie, wenn sich die Erde trocken anfühlt, gib ihnen viel Licht und lass nie Wasser im Topf stehen.",
+         "Ein täglicher Spaziergang stärkt das Herz, hebt die Stimmung und hilft dir, besser zu schlafen."]
+
+
+def test_copy_of_an_in_context_example():
+    """An answer that restates a demonstration it was shown (verbatim, or reproduced and then continued) is a
+    copy; an answer on another topic that shares a few words is not; without examples the signal is silent."""
+    prompt = "Explain how options trading works. Please answer in German."
+    verbatim = DEMOS[0]
+    continued = DEMOS[1] + " Außerdem ist Optionshandel ein Vertrag über das Recht, eine Aktie später zu kaufen."
+    genuine = ("Eine Option ist ein Vertrag: Man zahlt eine Prämie und darf eine Aktie später zu einem festen Preis "
+               "kaufen. Das hilft dir, Risiken zu begrenzen.")
+    assert "copy" in judge_answer(verbatim, prompt, examples=DEMOS).invalid_reasons
+    assert "copy" in judge_answer(continued, prompt, examples=DEMOS).invalid_reasons
+    assert judge_answer(genuine, prompt, examples=DEMOS).valid is True
+    assert judge_answer(verbatim, prompt).valid is True  # no examples shown: nothing to copy
+    # judge_records reads each record's examples
+    recs = [{"completion": verbatim, "prompt": prompt, "language": "de", "examples": DEMOS},
+            {"completion": verbatim, "prompt": prompt, "language": "de"}]
+    assert [v.invalid_reasons for v in judge_records(recs)] == [("copy",), ()]

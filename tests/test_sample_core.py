@@ -99,3 +99,30 @@ def test_hf_repetition_penalty_equals_transformers_greedy(tiny_model):
     ref = ref[:next((i for i, t in enumerate(ref) if t in stops), len(ref))]
     assert got == tok.decode(ref, skip_special_tokens=True, clean_up_tokenization_spaces=False)
     assert got != plain[0]  # the penalty changed this greedy completion
+
+
+def test_few_shot_sampling_records_its_examples_and_refuses_other_shots(tmp_path, tiny_model):
+    """With shots every sample is the core's completion of the prompt after those turns, each row records the
+    examples' answers, and a file sampled with other shots (or none) is not resumed."""
+    from langlock.generate import GenerationSettings, PromptItem
+    from langlock.generate.hf import HFGenerator
+
+    # short turns: the tiny model has 256 positions
+    turns = ({"role": "user", "content": "Hallo?"}, {"role": "assistant", "content": "Guten Tag."})
+    settings = SampleSettings(model=str(tiny_model), n=2, temperature=1.0, max_new_tokens=6, shots=turns)
+    out = tmp_path / "s.jsonl"
+    sample_completions(PROMPTS[:1], out, hf_generator(settings), settings)
+    row = json.loads(out.read_text(encoding="utf-8"))
+    assert row["examples"] == [t["content"] for t in turns if t["role"] == "assistant"]
+    core, got = HFGenerator(str(tiny_model), batch_size=1), {}
+    core.generate([PromptItem(f"#{i}", PROMPTS[0]["prompt"], shots=turns) for i in range(2)],
+                  GenerationSettings(max_new_tokens=6, temperature=1.0, top_p=1.0, seed=prompt_seed(0, "p0")),
+                  lambda c: got.__setitem__(c.key, c.text))
+    assert row["completions"] == [got["#0"], got["#1"]]
+    zero = hf_generator(SampleSettings(model=str(tiny_model), n=2, temperature=1.0, max_new_tokens=6))
+    assert row["completions"] != zero(PROMPTS[0]["prompt"], 2, prompt_seed(0, "p0"))  # the turns change the context
+    with pytest.raises(UsageError, match="other settings"):
+        sample_completions(PROMPTS, out, _Echo(), SampleSettings(model=str(tiny_model), n=2, temperature=1.0,
+                                                                  max_new_tokens=6))
+    with pytest.raises(UsageError, match="alternating"):
+        SampleSettings(model="m", shots=({"role": "assistant", "content": "x"},)).check()

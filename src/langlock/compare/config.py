@@ -38,6 +38,10 @@ class CompareConfig:
     samples_per_prompt: int = 8
     sample_temperature: float = 0.7
     sample_max_new_tokens: int = 128
+    #: few-shot self-distillation: sample after this many of langlock's demonstrations of the language
+    #: (`fewshot.demonstration_turns`, the ``fewshot`` method's); the targets still pair the zero-shot prompt, and
+    #: a sample that copies a demonstration is never one (0: zero-shot sampling)
+    sample_shots: int = 0
     data_seed: int = 0
     pair_ignore_english: bool = False
     #: a sample counts as clean (SFT target, DPO chosen) only when it is also a valid answer (`langlock.quality`):
@@ -89,6 +93,8 @@ class CompareConfig:
             raise UsageError("pool_task applies to the builtin-train pool only")
         if self.pair_validity not in (None, "cheap", "full") or self.eval_quality not in ("cheap", "full"):
             raise UsageError("pair_validity must be cheap, full or null and eval_quality cheap or full")
+        if isinstance(self.sample_shots, bool) or not isinstance(self.sample_shots, int) or self.sample_shots < 0:
+            raise UsageError(f"sample_shots must be an integer >= 0, got {self.sample_shots!r}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):

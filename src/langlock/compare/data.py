@@ -1,6 +1,7 @@
 """Stage 1 of `langlock compare`, data (once, shared by every method and seed): a prompt pool (``builtin-train``,
 optionally one task of it, or a JSONL pool) filtered by `langlock.databuild.prompts` (rules: ``pool_rules``);
-``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`); pairs / SFT /
+``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`; with ``sample_shots``
+after that many demonstrations — few-shot self-distillation, into ``samples-Nshot.jsonl``); pairs / SFT /
 prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
 with ``pair_validity``). Each step resumes.
 
@@ -24,6 +25,7 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
     from ..databuild.pairs import build_pairs
     from ..databuild.prompts import FilterRules, build_prompts, read_prompts
     from ..databuild.sample import SampleSettings, hf_generator, sample_completions
+    from ..fewshot import demonstration_turns
 
     language = language or cfg.language
     data = Path(cfg.output_dir) / ("data" if language == cfg.language else f"data-{language}")
@@ -45,20 +47,25 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
             raise UsageError(f"pool_rules: {exc}") from None
         build_prompts(pool, language, prompts_file, rules, limit=cfg.pool_limit)
     prompts = read_prompts(prompts_file)
+    shots = demonstration_turns(language, cfg.sample_shots)
     settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
-                              max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed)
+                              max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed, shots=shots)
+    shot_tag = f"-{cfg.sample_shots}shot" if cfg.sample_shots else ""
+    samples = data / f"samples{shot_tag}.jsonl"
     t0 = time.time()
     generate = hf_generator(settings, dtype=cfg.dtype, device=cfg.device)  # loads the model only when needed
-    stats = sample_completions(prompts, data / "samples.jsonl", generate, settings)
+    stats = sample_completions(prompts, samples, generate, settings)
     if stats["sampled"]:
-        say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s")
+        say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s"
+            + (f" after {cfg.sample_shots} demonstrations" if shots else ""))
     pairs_dir = data / (("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
-                        + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else ""))
+                        + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else "") + shot_tag)
     if not (pairs_dir / "stats.json").exists():
-        st = build_pairs(data / "samples.jsonl", language, pairs_dir, ignore_english=cfg.pair_ignore_english,
+        st = build_pairs(samples, language, pairs_dir, ignore_english=cfg.pair_ignore_english,
                          seed=cfg.data_seed, validity=cfg.pair_validity)
         say(f"data: {st['pairs']} pairs, {st['sft']} SFT rows from {st['prompts']} prompts "
-             f"(confusion rate of the base samples {st['confusion_rate']:.3f})")
+             f"(confusion rate of the base samples {st['confusion_rate']:.3f}"
+            + (f"; {st['copies']} copied a demonstration" if shots else "") + ")")
     return pairs_dir
 
 

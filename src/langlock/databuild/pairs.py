@@ -9,7 +9,10 @@ detector can judge (status ``skip``: e.g. an all-English answer in the English-n
 English answer the *chosen* one for a Korean prompt. With ``validity`` ("cheap" or "full", `langlock.quality`) a
 completion the detector passes is clean only when it is also a valid answer: no echo of the prompt, no loop, not
 near-empty, and with "full" fluent under the judge model (word salad in the right language fails); an invalid one
-counts as confused (a rejected answer, never an SFT target). Prompts whose usable completions are all
+counts as confused (a rejected answer, never an SFT target). A samples row sampled after in-context examples
+(``examples``: their answers, `databuild.sample` with shots) has its clean completions checked for copying one
+of them (the judge's ``copy`` signal, with or without ``validity``): a copied demonstration is no target either
+(counted in ``copies``). Prompts whose usable completions are all
 confused or all clean carry no preference and are dropped. Otherwise ``chosen`` is a clean completion and
 ``rejected`` a confused one, each drawn with `random.Random(f"{seed}:{id}")` — seeded per prompt, so the choice
 does not depend on file order (the original used an unseeded `random.sample`).
@@ -51,9 +54,10 @@ def judge(detector, text: str, min_chars: int = 1, skip_as_clean: bool = False) 
     return False
 
 
-def invalid_clean(rows: list[tuple[str, str]], language: str, validity: str, judge_model: str | None = None) -> list[bool]:
-    """For (prompt, completion) rows the detector passed: is the completion an invalid answer? `validity` "cheap"
-    (echo, loops, near-empty; no model) or "full" (plus the fluency judge model, `langlock.quality`)."""
+def invalid_clean(rows: list[tuple], language: str, validity: str, judge_model: str | None = None) -> list[bool]:
+    """For (prompt, completion[, examples]) rows the detector passed: is the completion an invalid answer?
+    `validity` "cheap" (echo, loops, near-empty, copied in-context examples; no model) or "full" (plus the
+    fluency judge model, `langlock.quality`)."""
     if not rows:
         return []
     from ..quality.fluency import DEFAULT_JUDGE, FluencyJudge
@@ -62,8 +66,16 @@ def invalid_clean(rows: list[tuple[str, str]], language: str, validity: str, jud
     if validity not in ("cheap", "full"):
         raise UsageError(f"unknown validity {validity!r}; choose cheap or full")
     judge = FluencyJudge.load(judge_model or DEFAULT_JUDGE) if validity == "full" else None
-    records = [{"prompt": q, "completion": c, "language": language} for q, c in rows]
+    records = [{"prompt": r[0], "completion": r[1], "language": language, "examples": r[2] if len(r) > 2 else ()}
+               for r in rows]
     return [v.valid is False for v in judge_records(records, None, judge)]
+
+
+def copies_example(completion: str, examples) -> bool:
+    """Whether `completion` restates one of the in-context `examples` (the judge's copy signal alone)."""
+    from ..quality.signals import is_copy_normalised, normalise
+
+    return is_copy_normalised(normalise(completion), [normalise(e) for e in examples])
 
 
 def build_pairs(
@@ -95,7 +107,8 @@ def build_pairs(
     rows = read_rows(samples, "samples")
     pairs, sft, prompt_rows = [], [], []
     stats = {"prompts": len(rows), "pairs": 0, "all_clean": 0, "all_confused": 0, "no_usable": 0, "sft": 0,
-             "sft_from_reference": 0, "completions": 0, "confused": 0, "clean": 0, "unusable": 0, "invalid": 0}
+             "sft_from_reference": 0, "completions": 0, "confused": 0, "clean": 0, "unusable": 0, "invalid": 0,
+             "copies": 0}
     checked = []  # (row, prompt, id, completions, detector verdicts)
     for n, row in enumerate(rows, 1):
         where = f"{samples} row {n}"
@@ -104,9 +117,18 @@ def build_pairs(
             raise InputError(f"{where}: expected a samples row with prompt and completions (a list of strings)")
         if row.get("language") not in (None, language):
             raise InputError(f"{where}: language {row.get('language')!r} differs from --lang {language}")
+        examples = row.get("examples") or []
+        if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+            raise InputError(f"{where}: examples must be a list of strings")
         q = user_text(row["prompt"])
         checked.append((row, q, str(row.get("id") or n), comps,
                         [judge(detector, c, min_chars, skip_as_clean) for c in comps]))
+    # a clean completion must not copy an in-context example (cheap; always checked when there were examples)
+    for row, _, _, comps, verdicts in checked:
+        for k, c in enumerate(comps):
+            if verdicts[k] is False and row.get("examples") and copies_example(c, row["examples"]):
+                verdicts[k] = True
+                stats["copies"] += 1
     if validity is not None:  # a clean completion must also be a valid answer (judged in one batch)
         todo = [(i, k) for i, (_, _, _, _, verdicts) in enumerate(checked) for k, v in enumerate(verdicts)
                 if v is False]

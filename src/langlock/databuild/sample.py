@@ -6,6 +6,11 @@ next run the file is read back, a torn last line (no trailing newline) is cut of
 not yet there are sampled. The settings (model, N, temperature, top-p, max new tokens, seed) are stored next to
 it in ``OUT.meta.json``; resuming with different settings is refused rather than mixing two distributions.
 
+With ``shots`` (user / assistant turns, e.g. `langlock.fewshot.demonstration_turns`) every prompt is sampled after
+those in-context examples — *few-shot self-distillation*: the model's own answers under a few-shot prompt become
+training targets for the zero-shot prompt. Each row then records the examples' answers (``examples``), so the
+pairs step can reject a sample that copies one (the validity judge's ``copy`` signal).
+
 Sampling runs on the generation core (`langlock.generate.hf`: chat template, one user turn, seeded
 temperature / top-p sampling, its stop rule). Prompt `id` gets the seed ``s = prompt_seed(run seed, id)``
 (`generate.base.prompt_seed`, the one every generation path uses) and its N samples are the core's prompts
@@ -46,6 +51,8 @@ class SampleSettings:
     max_new_tokens: int = 256
     repetition_penalty: float = 1.0
     seed: int = 0
+    #: in-context user / assistant turns placed before every prompt (none: zero-shot)
+    shots: tuple = ()
     seeding: str = field(default=SEEDING, init=False)  # recorded in the meta file; not a setting
 
     def check(self) -> None:
@@ -57,6 +64,18 @@ class SampleSettings:
             raise UsageError(f"top-p must be in (0, 1], got {self.top_p}")
         if self.max_new_tokens < 1:
             raise UsageError(f"max new tokens must be at least 1, got {self.max_new_tokens}")
+        roles = [t.get("role") if isinstance(t, dict) else None for t in self.shots]
+        if roles != ["user", "assistant"] * (len(roles) // 2) or not all(
+                isinstance(t.get("content"), str) for t in self.shots):
+            raise UsageError("shots must be alternating user / assistant turns with text content")
+
+    def examples(self) -> list[str]:
+        """The answers of the in-context examples (what a sample must not copy)."""
+        return [t["content"] for t in self.shots if t["role"] == "assistant"]
+
+    def meta(self) -> dict:
+        """The settings as JSON data (the meta file's content)."""
+        return {**asdict(self), "shots": [dict(t) for t in self.shots]}
 
 
 def meta_path(out: Path) -> Path:
@@ -107,10 +126,11 @@ def sample_completions(
     if not prompts:
         raise InputError("no prompts to sample")
     meta = meta_path(out)
-    want = asdict(settings)
+    want = settings.meta()
     have = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else None
     if have is not None:
         have.setdefault("seeding", None)  # files of the earlier sha1 scheme
+        have.setdefault("shots", [])  # files written before few-shot sampling
         if {**have, "seeding": SEEDING} != want:
             diff = ", ".join(f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items()
                              if k != "seeding" and have.get(k) != v)
@@ -138,6 +158,8 @@ def sample_completions(
                 if len(comps) != settings.n or not all(isinstance(c, str) for c in comps):
                     raise RuntimeError(f"generator returned {len(comps)} completions for prompt {p['id']}, expected {settings.n}")
                 row = {"id": p["id"], "prompt": p["prompt"], "language": p.get("language"), "completions": comps}
+                if settings.shots:
+                    row["examples"] = settings.examples()
                 if p.get("reference") is not None:
                     row["reference"] = p["reference"]
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -149,8 +171,8 @@ def sample_completions(
 
 
 def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str = "cpu") -> GenerateFn:
-    """A `GenerateFn` over the generation core (`generate.hf.HFGenerator`): chat template, one user turn, no
-    system prompt; the N samples of a prompt are one batch (within the core's token budget). The model is
+    """A `GenerateFn` over the generation core (`generate.hf.HFGenerator`): chat template, the settings' in-context
+    turns (if any) then one user turn, no system prompt; the N samples of a prompt are one batch (within the core's token budget). The model is
     loaded on the first call, so a samples file that is already complete resumes without loading it."""
     from ..generate.base import GenerationSettings, PromptItem
     from ..generate.hf import DecodeOptions
@@ -178,7 +200,7 @@ def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str =
         settings_now = GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
                                           top_p=settings.top_p, seed=seed)
         out: dict[str, str] = {}
-        gen.generate([PromptItem(f"#{i}", prompt) for i in range(n)], settings_now,
+        gen.generate([PromptItem(f"#{i}", prompt, shots=settings.shots) for i in range(n)], settings_now,
                      lambda c: out.__setitem__(c.key, c.text), options)
         return [out[f"#{i}"] for i in range(n)]
 

@@ -5,6 +5,9 @@ Each signal measures one way an answer can pass a language check without being a
   that occur in the prompt (`share`) and how many prompts' worth of prompt n-grams the answer holds
   (`copies`); an answer is an echo when `share` is high (it is mostly prompt) or `copies` reaches ~2
   (it restates the prompt twice).
+- copy: the answer restates an in-context example's answer (few-shot prompting, few-shot sampled training
+  data): `copy_stats` against each example; a copy when one stretch reproduces at least `copy_long_run` of an
+  example or `copy_share` of the answer comes from one example.
 - degenerate: a repetition loop (the zlib check of `langlock.score.degeneracy`, plus the share of repeated
   character n-grams, which also sees loops too short for zlib) or a near-empty answer.
 Text is compared after `normalise`: NFKC, case-folded, letters and digits only, so spacing and punctuation
@@ -32,6 +35,8 @@ class Thresholds:
     echo_prompt_cov: float = 0.7  #: ... and reproduces at least this share of the prompt
     echo_long_run: float = 0.8  #: a stretch this share of the prompt's length counts as a restatement
     echo_min_prompt: int = 4  #: prompts shorter than this (normalised chars) are too short to judge echo
+    copy_share: float = 0.5  #: copy when at least this share of the answer comes from one in-context example
+    copy_long_run: float = 0.5  #: ... or one copied stretch reproduces this share of an example
     repeat_share: float = 0.5  #: loop when at least this share of the answer's n-grams are repeats
     repeat_min_chars: int = 12  #: answers shorter than this (normalised chars) are not judged for repeats
     min_chars: int = 2  #: near-empty below this many letters/digits
@@ -105,6 +110,21 @@ def echo_stats_normalised(a: str, p: str, n: int = DEFAULT_THRESHOLDS.echo_ngram
     share = sum(runs) / len(a)
     cov = sum(copied_runs(p, a, n)) / len(p) if share >= cov_from else None
     return EchoStats(share, long_copied / len(p), cov)
+
+
+def is_copy_normalised(a: str, examples: list[str], th: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """Copy: normalised answer `a` restates one of the normalised in-context example answers `examples` —
+    `copy_share` of `a` copied from it, or one stretch covering `copy_long_run` of it (a demonstration
+    reproduced, then continued). Examples shorter than `echo_min_prompt` are ignored."""
+    if not a:
+        return False
+    for e in examples:
+        if len(e) < th.echo_min_prompt:
+            continue
+        runs = copied_runs(a, e, min(th.echo_ngram, max(3, len(e) // 2)))
+        if runs and (sum(runs) / len(a) >= th.copy_share or max(runs) >= th.copy_long_run * len(e)):
+            return True
+    return False
 
 
 def is_echo(answer: str, prompt: str | None, th: Thresholds = DEFAULT_THRESHOLDS) -> bool | None:

@@ -1,6 +1,7 @@
 """One verdict per answer: `valid` (True / False / None) and the reasons when not.
 
-`judge_answer` combines the signals judged for one answer: the cheap ones of `signals` (echo, degenerate)
+`judge_answer` combines the signals judged for one answer: the cheap ones of `signals` (echo, degenerate, and
+copy when the answer was generated after in-context examples)
 and, when a fluency judge is given, the per-byte NLL compared with the calibrated limit of the answer's
 language (`fluency`). `valid` is False when any judged signal fails, True when every judged signal passes,
 and None when no signal could be judged (an empty set; in practice the degenerate check always judges).
@@ -8,8 +9,9 @@ Signals that could not be judged (echo without a prompt, fluency for an uncalibr
 in `not_judged`, never counted as a failure.
 
 `judge_records(records, prompts=None, judge=None)` is the one call bench/compare/report need: a list of
-`Verdict`s in record order. `records` are objects with `completion`, `language` and optionally `prompt`
-(langlock's `Record`, `BenchPrompt`-joined generations, or anything with those attributes/keys).
+`Verdict`s in record order. `records` are objects with `completion`, `language` and optionally `prompt` and
+`examples` (the answers of the in-context examples the model saw; langlock's `Record`, `BenchPrompt`-joined
+generations, or anything with those attributes/keys).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from .signals import (
     degenerate_reasons,
     echo_rule,
     echo_stats_normalised,
+    is_copy_normalised,
     normalise,
 )
 
 #: Reasons an answer can be invalid, in the order they are reported.
-REASONS = ("empty", "repetitive", "repeated_ngrams", "echo", "disfluent")
+REASONS = ("empty", "repetitive", "repeated_ngrams", "echo", "copy", "disfluent")
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,10 @@ class Verdict:
 
 def judge_answer(answer: str, prompt: str | None = None, *, th: Thresholds = DEFAULT_THRESHOLDS,
                  nll_per_byte: float | None = None, nll_limit: float | None = None,
-                 fluency: bool = False) -> Verdict:
+                 fluency: bool = False, examples: Sequence[str] = ()) -> Verdict:
     """Verdict for one answer. `fluency=True` asks for the fluency signal: judged when both `nll_per_byte`
-    and the language's `nll_limit` are known, else listed as not judged."""
+    and the language's `nll_limit` are known, else listed as not judged. `examples`: the answers of the
+    in-context examples shown before the prompt (none: the copy signal does not apply)."""
     a = normalise(answer)
     p = normalise(prompt) if prompt is not None else ""
     reasons = degenerate_reasons(answer, th, norm=a)
@@ -61,6 +65,8 @@ def judge_answer(answer: str, prompt: str | None = None, *, th: Thresholds = DEF
             reasons.append("echo")
     else:
         not_judged.append("echo")
+    if examples and "empty" not in reasons and is_copy_normalised(a, [normalise(e) for e in examples], th):
+        reasons.append("copy")
     if fluency:
         if nll_per_byte is None or nll_limit is None:
             not_judged.append("fluency")
@@ -87,13 +93,15 @@ def judge_records(records: Sequence, prompts: Sequence[str | None] | None = None
     texts = [_get(r, "completion") or "" for r in records]
     langs = [_get(r, "language") for r in records]
     prompt_of = [prompts[i] if prompts is not None else _get(r, "prompt") for i, r in enumerate(records)]
-    out = [judge_answer(t, p, th=th) for t, p in zip(texts, prompt_of)]
+    shown = [tuple(_get(r, "examples") or ()) for r in records]
+    out = [judge_answer(t, p, th=th, examples=e) for t, p, e in zip(texts, prompt_of, shown)]
     if judge is not None:
         # the judge model only reads answers the cheap signals pass (the costly part; a failed one stays invalid)
         todo = [i for i, v in enumerate(out) if v.valid is not False and judge.limit(langs[i]) is not None]
         nlls = dict(zip(todo, judge.nll_per_byte([texts[i] for i in todo]))) if todo else {}
         out = [judge_answer(texts[i], prompt_of[i], th=th, nll_per_byte=nlls.get(i), nll_limit=judge.limit(langs[i]),
-                            fluency=True) if out[i].valid is not False else out[i] for i in range(len(texts))]
+                            fluency=True, examples=shown[i]) if out[i].valid is not False else out[i]
+               for i in range(len(texts))]
     if llm is not None:
         todo = [i for i, v in enumerate(out) if v.valid is not False]
         asked = dict(zip(todo, llm.verdicts([texts[i] for i in todo], [prompt_of[i] for i in todo],
