@@ -168,3 +168,26 @@ def test_roc_auc_and_valid_rates():
     rows = [{"language": "ko", "kind": "genuine"}] * 2 + [{"language": "ko", "kind": "echo"}]
     vs = [Verdict(True), Verdict(None), Verdict(False)]
     assert valid_rates(rows, vs) == {("ko", "genuine"): (1, 1), ("ko", "echo"): (0, 1)}
+
+
+def test_bench_answers_after_demonstrations_are_judged_for_copies(tmp_path):
+    """A bench run with N-shot prompting (meta `shots`) judges each answer against the demonstrations its
+    language was shown: a copied demonstration is invalid ("copy"), the same text without shots is not."""
+    from langlock.bench.prompts import BenchPrompt
+    from langlock.bench.runner import write_confusion
+    from langlock.fewshot import demonstration_turns
+
+    demo = next(t["content"] for t in demonstration_turns("de", 1) if t["role"] == "assistant")
+    prompts = [BenchPrompt("crosslingual", "own", "de", "0", "Explain how options trading works. Answer in German."),
+               BenchPrompt("crosslingual", "own", "de", "1", "Why do cats purr? Please answer in German.")]
+    answers = [demo, "Katzen schnurren, wenn sie sich wohlfühlen, und manchmal auch, wenn sie Schmerzen haben."]
+    pairs = [(p, {"completion": a}) for p, a in zip(prompts, answers)]
+    meta = {"model": "m", "prompt_set": "own", "task": "crosslingual", "langs": "de", "sources": None, "limit": None,
+            "subset": False, "n_prompts": 2, "hit_max_tokens": 0, "benchmark_standard_decoding": True,
+            "generator": {"backend": "test"},
+            "generation": {"temperature": 0.3, "top_p": 0.75, "max_new_tokens": 100, "seed": 0}}
+    for shots, want in ((None, [[], []]), ({"de": 2}, [["copy"], []])):
+        out = tmp_path / f"run-{bool(shots)}"
+        write_confusion(out, pairs, {**meta, **({"shots": shots} if shots else {})})
+        rows = [json.loads(x) for x in (out / "lcb" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert [r["invalid_reasons"] for r in rows] == want

@@ -363,6 +363,7 @@ def run_bench(cfg: BenchConfig, generator: Generator | None = None, stop_after: 
 
 def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = None, quality: str = "cheap",
                     judge_model: str | None = None) -> dict:
+    from ..fewshot import demonstration_turns
     from ..quality.run import quality_verdicts
     from ..score.metrics import score_records
     from ..score.records import Record
@@ -371,7 +372,11 @@ def write_confusion(out: Path, pairs, meta: dict, lcb_options: dict | None = Non
 
     records = [Record(p.task, meta["model"], p.source, p.language, e["completion"], p.id, p.prompt)
                for p, e in pairs]
-    verdicts, qinfo = quality_verdicts(records, mode=quality, judge_model=judge_model)
+    # answers generated after in-context demonstrations must not just copy one (the judge's copy signal)
+    shown = {lang: [t["content"] for t in demonstration_turns(lang, n) if t["role"] == "assistant"]
+             for lang, n in (meta.get("shots") or {}).items()}
+    verdicts, qinfo = quality_verdicts(records, mode=quality, judge_model=judge_model,
+                                       examples=[shown.get(p.language, ()) for p, _ in pairs] if shown else None)
     meta = {**meta, "quality": quality, "quality_settings": qinfo}
     reports = {}
     import warnings

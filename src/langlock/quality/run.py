@@ -22,9 +22,11 @@ BACKENDS = ("model", "openai")
 def quality_verdicts(records: Sequence, files: Sequence[str | Path] = (), mode: str = "full",
                      judge_model: str | None = None, calibration: str | Path | None = None,
                      test_sets: str | Path | None = None, backend: str = "model", judge_url: str | None = None,
-                     judge_cache: str | Path | None = None) -> tuple[list[Verdict], dict]:
+                     judge_cache: str | Path | None = None,
+                     examples: Sequence[Sequence[str]] | None = None) -> tuple[list[Verdict], dict]:
     """Verdicts for `records` plus the settings used (for settings.json). The prompt of a record without
-    one is joined from `test_sets` (default: the LCB `test_sets` folder next to the files' `outputs/`)."""
+    one is joined from `test_sets` (default: the LCB `test_sets` folder next to the files' `outputs/`);
+    `examples`: per record, the answers of the in-context examples it was generated after (the copy signal)."""
     if mode not in MODES:
         raise UsageError(f"unknown --quality mode {mode!r}; choose {' or '.join(MODES)}")
     if backend not in BACKENDS:
@@ -39,7 +41,7 @@ def quality_verdicts(records: Sequence, files: Sequence[str | Path] = (), mode: 
     needs_join = any(not r.prompt and r.id is not None for r in records)
     prompts = attach_prompts(records, sets if needs_join else None)
     judge = FluencyJudge.load(judge_model, calibration) if mode == "full" and llm is None else None
-    verdicts = judge_records(records, prompts, judge, llm=llm)
+    verdicts = judge_records(records, prompts, judge, llm=llm, examples=examples)
     info = {"quality": mode, "test_sets": str(sets) if sets and needs_join else None,
             "echo_not_judged": sum("echo" in v.not_judged for v in verdicts)}
     if judge is not None:

@@ -83,17 +83,22 @@ def _get(obj, name):
 
 
 def judge_records(records: Sequence, prompts: Sequence[str | None] | None = None, judge=None,
-                  th: Thresholds = DEFAULT_THRESHOLDS, llm=None) -> list[Verdict]:
-    """Verdicts for `records` in order. `prompts` (same length) overrides each record's own `prompt`;
+                  th: Thresholds = DEFAULT_THRESHOLDS, llm=None,
+                  examples: Sequence[Sequence[str]] | None = None) -> list[Verdict]:
+    """Verdicts for `records` in order. `prompts` (same length) overrides each record's own `prompt`, and
+    `examples` (same length) each record's in-context example answers;
     `judge` (a `FluencyJudge`) adds the fluency signal, None runs only the cheap signals; the judge model
     reads only answers that the cheap signals pass and whose language it has a limit for. `llm` (an
     `LLMJudge`) asks a chat model about every answer the other signals pass."""
     if prompts is not None and len(prompts) != len(records):
         raise ValueError(f"{len(prompts)} prompts for {len(records)} records")
+    if examples is not None and len(examples) != len(records):
+        raise ValueError(f"{len(examples)} example lists for {len(records)} records")
     texts = [_get(r, "completion") or "" for r in records]
     langs = [_get(r, "language") for r in records]
     prompt_of = [prompts[i] if prompts is not None else _get(r, "prompt") for i, r in enumerate(records)]
-    shown = [tuple(_get(r, "examples") or ()) for r in records]
+    shown = [tuple((examples[i] if examples is not None else _get(r, "examples")) or ())
+             for i, r in enumerate(records)]
     out = [judge_answer(t, p, th=th, examples=e) for t, p, e in zip(texts, prompt_of, shown)]
     if judge is not None:
         # the judge model only reads answers the cheap signals pass (the costly part; a failed one stays invalid)
