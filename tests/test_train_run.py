@@ -188,3 +188,32 @@ def test_train_help_paths_exist(method, capsys):
     paths = set(re.findall(r"(?:configs|src|docs)/[\w./-]+", text))
     assert paths, text
     assert [p for p in sorted(paths) if not (ROOT / p.rstrip(".")).exists()] == []
+
+
+def test_sft_checkpoints_resume_and_chat_template(pipeline, tmp_path, monkeypatch):
+    """A baseline with save_steps writes OUT/checkpoint-N and a killed run resumes from the last complete one
+    (as TLPO's); chat_template is set on the tokenizer and saved with the trained model."""
+    from transformers import AutoTokenizer, Trainer
+
+    _, model, pairs = pipeline
+    template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}" \
+               "{% if add_generation_prompt %}<assistant>{% endif %}"
+    cfg = RunConfig(method="sft", model=str(model), data=str(pairs / "sft.jsonl"), output_dir=str(tmp_path / "s"),
+                    max_steps=1, per_device_train_batch_size=2, learning_rate=1e-2,
+                    method_args={"max_length": 64, "save_steps": 1, "chat_template": template})
+    first = run(cfg)
+    assert first.global_step == 1 and (tmp_path / "s" / "checkpoint-1").is_dir()
+    assert AutoTokenizer.from_pretrained(tmp_path / "s" / "model").chat_template == template
+    # killed after checkpoint-1 of a 2-step run: the rerun resumes there and trains only step 2
+    (tmp_path / "s" / "results.json").unlink()
+    steps = []
+    real = Trainer.training_step
+    monkeypatch.setattr(Trainer, "training_step",
+                        lambda self, *a, **k: steps.append(self.state.global_step) or real(self, *a, **k))
+    cfg.max_steps = 2
+    resumed = run(cfg)
+    assert steps == [1] and resumed.global_step == 2 and is_finished(tmp_path / "s")
+    with pytest.raises(UsageError, match="save_steps"):
+        from langlock.baselines.trl_baselines import BaselineArgs
+
+        BaselineArgs(save_steps=0)

@@ -40,6 +40,13 @@ class BaselineArgs:
     gradient_accumulation_steps: int = 1
     max_length: int = 512
     limit: int | None = None  # use only the first N rows of the data
+    #: save OUT/checkpoint-N every this many optimiser steps (None: no checkpoints); a killed run then resumes
+    #: from its last complete checkpoint (``resume_from_checkpoint``, as TLPO's)
+    save_steps: int | None = None
+    resume_from_checkpoint: bool | str | None = None
+    #: a Jinja chat template set on the tokenizer before training (for a base model without one: its
+    #: conversational data needs a template), saved with the trained model
+    chat_template: str | None = None
     # preference methods
     beta: float | None = None  # DPO/TBPO β, ORPO λ, GRPO KL β (None: TRL's default)
     # GRPO
@@ -61,6 +68,9 @@ class BaselineArgs:
     def __post_init__(self):
         if self.num_train_epochs <= 0:
             raise UsageError("the training budget is empty (num_train_epochs <= 0)")
+        if self.save_steps is not None and (isinstance(self.save_steps, bool) or not isinstance(self.save_steps, int)
+                                            or self.save_steps < 1):
+            raise UsageError(f"save_steps must be an integer >= 1, got {self.save_steps!r}")
         if self.tbpo_variant not in ("q", "a"):
             raise UsageError(f"tbpo_variant must be q or a, got {self.tbpo_variant!r}")
 
@@ -121,7 +131,8 @@ def _common_args(cfg, args: BaselineArgs, use_cpu: bool) -> dict:
         output_dir=str(cfg.output_dir), seed=cfg.seed, max_steps=cfg.max_steps,
         num_train_epochs=args.num_train_epochs, per_device_train_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=args.gradient_accumulation_steps, learning_rate=cfg.lr, logging_steps=1,
-        save_strategy="no", report_to="none", use_cpu=use_cpu, bf16=cfg.dtype == "bfloat16" and not use_cpu,
+        **({"save_strategy": "steps", "save_steps": args.save_steps} if args.save_steps else {"save_strategy": "no"}),
+        report_to="none", use_cpu=use_cpu, bf16=cfg.dtype == "bfloat16" and not use_cpu,
         fp16=cfg.dtype == "float16" and not use_cpu, gradient_checkpointing=False, disable_tqdm=True,
         dataloader_num_workers=0,
     )

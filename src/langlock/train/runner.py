@@ -13,8 +13,11 @@ writes one layout for every method:
     OUT/log_history.jsonl    the trainer's log, one row per logging step
     OUT/results.json         the manifest (`langlock.results` kind "train"): method, versions, model, data, language, seed, steps, loss, runtime — written
                              last: its presence marks a finished run (`is_finished`), which `run` skips
-    OUT/checkpoint-N/        TLPO checkpoints (``save_steps``); an unfinished TLPO run resumes from the last
-                             *complete* one unless ``resume_from_checkpoint: false``
+    OUT/checkpoint-N/        checkpoints (``save_steps``; TLPO's, or a baseline's when set); an unfinished run
+                             resumes from the last *complete* one unless ``resume_from_checkpoint: false``
+
+``chat_template`` (any method) is set on the tokenizer before training, for a base model without one, and is
+saved with the trained model.
 
 TLPO prompts (``data``): a prompt suite (``builtin-train``, filtered by ``prompt_task`` and the language) or a
 JSONL whose ``prompt`` is a string or chat messages — the ``prompts.jsonl`` of `langlock data pairs` as it is.
@@ -82,22 +85,23 @@ def run(cfg: RunConfig) -> RunResult:
     targs = tlpo_config(cfg) if cfg.method == "tlpo" else None
     from ..models.load import load_tokenizer
 
-    if cfg.method == "tlpo" and not (cfg.method_args.get("chat_template")
-                                     or getattr(load_tokenizer(cfg.model), "chat_template", None)):
+    template = cfg.method_args.get("chat_template")
+    if cfg.method == "tlpo" and not (template or getattr(load_tokenizer(cfg.model), "chat_template", None)):
         raise UsageError(f"model {cfg.model} has no chat template; set chat_template in the config")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     t0 = time.time()
     from ..models import load_model_and_tokenizer
 
     model, tok, model_path = load_model_and_tokenizer(cfg.model, dtype=cfg.dtype)
+    if template:
+        tok.chat_template = template
     # the adapter's base_model_name_or_path: absolute, so OUT/model loads from anywhere
     model.config._name_or_path = str(Path(model_path).resolve())
     peft_config = cfg.peft.lora_config()
-    resume = None
+    resume = _resume_point(cfg)
     if cfg.method == "tlpo":
         from .tlpo_trainer import TLPOTrainer
 
-        resume = _resume_point(cfg)
         model.train()
         trainer = TLPOTrainer(model=model, args=targs, train_dataset=data, processing_class=tok,
                               peft_config=peft_config)
@@ -185,7 +189,7 @@ def tlpo_config(cfg: RunConfig):
 
 
 def _resume_point(cfg: RunConfig):
-    """Where a TLPO run starts (`train.checkpoints.resolve_resume`): by default its last *complete*
+    """Where a run starts (`train.checkpoints.resolve_resume`): by default its last *complete*
     OUT/checkpoint-N (a kill inside a save leaves a torn one, which is skipped), or from scratch."""
     from .checkpoints import resolve_resume
 
