@@ -3,6 +3,7 @@
     langlock data prompts --pool bactrian_ko.jsonl --lang ko -o work/ko/prompts.jsonl [--rules rules.yaml]
     langlock data sample  --prompts work/ko/prompts.jsonl --model smollm2-135m-instruct -n 16 -o work/ko/samples.jsonl
     langlock data pairs   --samples work/ko/samples.jsonl --lang ko -o work/ko/pairs-ief [--no-ignore-english]
+    langlock data instruct --lcb-dir ../shared/lcb --holdout-langs ko,ja -o work/instruct   # instruction data
 
 `sample` is resumable: rerun the same command after an interruption and it continues where it stopped.
 Outputs are TRL datasets (conversational): pairs.jsonl (DPO/ORPO/TBPO), sft.jsonl (SFT), prompts.jsonl (GRPO/TLPO).
@@ -58,6 +59,20 @@ def register(sub) -> None:
                    help="count completions the detector cannot judge as clean (TLPO's script did)")
     r.set_defaults(func=run_pairs, run_dir="output_dir")
 
+    i = steps.add_parser("instruct", help="SFT rows for instruction-tuning a base model, from the benchmark's "
+                                          "strong-model answers, disjoint from held-out evaluation prompts")
+    i.add_argument("--lcb-dir", required=True, help="the benchmark folder (outputs/ and test_sets/)")
+    i.add_argument("-o", "--output-dir", required=True)
+    i.add_argument("--outputs-model", default="command-r-plus", help="whose answers: outputs/MODEL.csv")
+    i.add_argument("--holdout-langs", default="ko,ja",
+                   help="languages kept out entirely, for evaluation (comma-separated; default ko,ja)")
+    i.add_argument("--holdout-sources", default="okapi", help="sources kept out entirely (default okapi)")
+    i.add_argument("--max-answer-chars", type=int, default=1200)
+    i.add_argument("--max-overlap", type=float, default=0.3,
+                   help="drop a training prompt sharing this share of its 8-character n-grams with held-out prompts")
+    i.add_argument("--seed", type=int, default=0)
+    i.set_defaults(func=run_instruct, run_dir="output_dir")
+
 
 def _print(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2))
@@ -95,4 +110,17 @@ def run_pairs(args) -> int:
                         ignore_english=args.ignore_english, seed=args.seed, min_chars=args.min_chars,
                         sft_source=args.sft_source, skip_as_clean=args.skip_as_clean)
     _print(stats)
+    return 0
+
+
+def run_instruct(args) -> int:
+    from ..databuild.instruct import InstructSettings, build_instruct
+
+    def codes(text: str) -> tuple[str, ...]:
+        return tuple(x.strip() for x in text.split(",") if x.strip())
+
+    settings = InstructSettings(lcb_dir=args.lcb_dir, outputs_model=args.outputs_model,
+                                holdout_langs=codes(args.holdout_langs), holdout_sources=codes(args.holdout_sources),
+                                max_answer_chars=args.max_answer_chars, max_overlap=args.max_overlap, seed=args.seed)
+    _print(build_instruct(settings, args.output_dir))
     return 0
