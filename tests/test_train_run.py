@@ -217,3 +217,19 @@ def test_sft_checkpoints_resume_and_chat_template(pipeline, tmp_path, monkeypatc
         from langlock.baselines.trl_baselines import BaselineArgs
 
         BaselineArgs(save_steps=0)
+
+
+def test_subject_recipe_reads_and_its_chat_template_renders():
+    """configs/subjects/gemma3-270m-it.yaml: an SFT recipe with resumable checkpoints and Gemma's turn format,
+    whose prompt render is a prefix of the full conversation (what TRL's prompt-completion SFT needs)."""
+    import jinja2
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "subjects" / "gemma3-270m-it.yaml"
+    cfg = RunConfig.from_yaml(path)
+    assert cfg.method == "sft" and cfg.save_merged and cfg.method_args["save_steps"] == 10
+    tmpl = jinja2.Template(cfg.method_args["chat_template"])
+    msgs = [{"role": "user", "content": "안녕?"}, {"role": "assistant", "content": "안녕하세요!"}]
+    prompt = tmpl.render(messages=msgs[:1], bos_token="<bos>", add_generation_prompt=True)
+    full = tmpl.render(messages=msgs, bos_token="<bos>", add_generation_prompt=False)
+    assert prompt == "<bos><start_of_turn>user\n안녕?<end_of_turn>\n<start_of_turn>model\n"
+    assert full.startswith(prompt) and full.endswith("안녕하세요!<end_of_turn>\n")
