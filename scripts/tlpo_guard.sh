@@ -10,6 +10,9 @@
 #
 # Seed-major, so an interrupted measurement is balanced between the arms; every stage skips what is finished
 # (a finished training run, a cached evaluation). LANGLOCK overrides the command (default: langlock).
+# Seeds can run in parallel (`seed 1 & seed 2 &`): their trainings are independent, and their evaluations, which
+# write the same compare folders, take turns (flock on runs/.tlpo-guard-eval.lock; compare's own run lock would
+# refuse the second writer).
 # One thread per job (OMP_NUM_THREADS=1, the config's threads: 1); run it in the background:
 #   nohup bash -c 'for s in 0 1 2; do bash scripts/tlpo_guard.sh seed $s; done; bash scripts/tlpo_guard.sh report' \
 #     > runs/tlpo-guard.log 2>&1 &
@@ -66,7 +69,7 @@ case "${1:-}" in
   # each stage re-reads this file (a fresh bash), so it can be fixed while an earlier stage runs
   seed) bash "$0" train "$2" noguard; bash "$0" train "$2" guard; bash "$0" eval "$2" ;;
   train) train "$2" "$3" ;;
-  eval) evaluate "$2" ;;
+  eval) mkdir -p runs; exec 9> runs/.tlpo-guard-eval.lock; flock 9; evaluate "$2" ;;
   report) report ;;
   *) echo "usage: $0 seed S | train S noguard|guard | eval S | report" >&2; exit 2 ;;
 esac
