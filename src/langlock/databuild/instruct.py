@@ -22,7 +22,7 @@ the largest overlap kept and how many rows were dropped. Outputs (atomic): ``sft
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import InputError, UsageError
@@ -40,7 +40,6 @@ class InstructSettings:
     overlap_ngram: int = 8
     max_overlap: float = 0.3
     seed: int = 0  #: order of the rows (shuffled, so a limit or an interrupted epoch mixes languages)
-    note: str = field(default="", compare=False)
 
     def check(self) -> None:
         if self.max_answer_chars < 1:
