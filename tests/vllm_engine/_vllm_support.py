@@ -1,10 +1,16 @@
-"""Helpers of the vLLM tests: the main environment's Python and a run of the engine into a dict."""
+"""Helpers of the vLLM tests: the main environment's Python, a run of the engine into a dict, and a served
+`langlock serve` (a free loopback port, waiting until it answers)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,3 +53,49 @@ def report(config, line: str) -> None:
         reporter.write_line(line)
     else:  # pragma: no cover
         print(line, file=sys.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"langlock serve exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(2)
+    raise AssertionError(f"server not ready after {timeout} s")
+
+
+@contextlib.contextmanager
+def langlock_server(args: list[str], log: Path, timeout: float):
+    """`langlock serve ARGS --port P` in its own process group, yielding its base URL once `/v1/models` answers;
+    stopped (SIGINT, then SIGKILL) on exit. A server that dies or never answers fails with its log's tail."""
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "langlock", "serve", *args, "--port", str(port),
+                                 *(["--eager"] if EAGER else [])], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    try:
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/v1/models", proc, timeout)
+        except AssertionError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)

@@ -5,16 +5,12 @@ only and bounded in time. The served greedy completions equal the `hf` backend's
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
-from _vllm_support import EAGER, REPO, report, run_main
+from _vllm_support import EAGER, langlock_server, report, run_main
 
 from langlock.errors import UsageError
 from langlock.generate import GenerationSettings, PromptItem
@@ -62,50 +58,13 @@ def test_serve_bad_model_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"langlock serve exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(2)
-    raise AssertionError(f"server not ready after {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory, pytestconfig):
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "langlock", "serve", "--model", model_dir, "--name", "smol",
-                                 "--port", str(port), *(["--eager"] if EAGER else [])], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     started = time.monotonic()
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/v1/models", proc, START_TIMEOUT)
+    with langlock_server(["--model", model_dir, "--name", "smol"], tmp_path_factory.mktemp("serve") / "server.log",
+                         START_TIMEOUT) as url:
         report(pytestconfig, f"\nRESULT vllm_serve_start_s={time.monotonic() - started:.1f} eager={EAGER}")
-        yield f"http://127.0.0.1:{port}/v1"
-    except AssertionError:
-        raise AssertionError(log.read_text()[-3000:]) from None
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(30)
+        yield url
 
 
 def bench(base_url: str, out, *extra) -> dict:
