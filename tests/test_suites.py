@@ -55,6 +55,27 @@ def test_train_pool_has_both_kinds_and_chatterbot_turns():
     assert {p.language for p in ps if p.task == "crosslingual"} == CONFUSION_LANGS - {"en"}
 
 
+def test_crosslingual_requests_carry_their_in_language_version():
+    """ko and ja cross-lingual prompts carry the same request written in the language (index for index, every
+    phrasing), and fastText reads each as that language; languages without translations carry none."""
+    from langlock.detect.lcb import default_lid_model_path, load_lid_model
+
+    model = load_lid_model(str(default_lid_model_path()))
+
+    def lid(text: str) -> str:
+        return model.predict(text, k=1)[0][0].removeprefix("__label__")
+
+    for lang in ("ko", "ja"):
+        ps = [p for p in train_prompts([lang]) if p.task == "crosslingual"]
+        assert len(ps) == 100 and all(p.meta.get("request_in_language") for p in ps)
+        by_request = {}
+        for p in ps:
+            by_request.setdefault(p.id.split(".")[0], set()).add(p.meta["request_in_language"])
+        assert len(by_request) == 20 and all(len(v) == 1 for v in by_request.values())
+        assert all(lid(next(iter(v))) == lang for v in by_request.values())
+    assert not any(p.meta for p in train_prompts(["de"]) if p.task == "crosslingual")
+
+
 def _lcb_prompts(lcb_dir):
     out = []
     for path in sorted((lcb_dir / "test_sets").glob("*/*/*.csv")):
@@ -78,6 +99,11 @@ def test_train_pool_never_overlaps_the_benchmark_or_evaluation_suites(lcb_dir):
     lcb_text = "\n".join(norm(x) for x in lcb)
     for request in load_json("train.json")["crosslingual_requests"] + load_json("confusion.json")["crosslingual_requests"]:
         assert norm(request) not in lcb_text, request
+    # nor are the project's in-language versions of them (sampling prompts of in-language distillation)
+    translated = load_json("train.json")["crosslingual_requests_translated"]
+    for lang in ("ko", "ja"):
+        for request in translated[lang]:
+            assert norm(request) not in lcb_text and norm(request) not in {norm(x) for x in evaluation}, request
     # and the confusion suite's monolingual prompts are not benchmark prompts
     assert not ({norm(p.prompt) for p in confusion_prompts()} & {norm(x) for x in lcb})
 

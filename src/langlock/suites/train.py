@@ -4,7 +4,11 @@ Monolingual prompts per language: project-written ones (`data/suites/train.json`
 installed `chatterbot-corpus` package (loaded from its YAML files at run time, never copied); Italian and
 Portuguese have chatterbot turns only. Cross-lingual
 prompts: English requests with our own "answer in X" phrasings, distinct from `builtin-confusion`'s and from
-the benchmark's. `tests/test_suites.py` checks that no prompt equals a benchmark or evaluation-suite prompt.
+the benchmark's. Where the project has written a request in the target language too
+(`crosslingual_requests_translated`: ko, ja), the cross-lingual prompt carries it as
+``meta["request_in_language"]`` — the same request asked in-language, whose answer is an answer in the requested
+language. `tests/test_suites.py` checks that no prompt (nor translation) equals a benchmark or evaluation-suite
+prompt.
 """
 
 from __future__ import annotations
@@ -61,11 +65,13 @@ def train_prompts(langs=None, chatterbot: bool = True) -> list[BenchPrompt]:
             turns = chatterbot_user_turns(folder)
             out.extend(BenchPrompt("monolingual", SOURCE_CHATTERBOT, lang, str(i), t) for i, t in enumerate(turns))
     templates = data["crosslingual_templates"]
+    translated = data.get("crosslingual_requests_translated", {})
     for lang in data["monolingual"]:
         if lang == "en" or (wanted is not None and lang not in wanted):
             continue
         for i, request in enumerate(data["crosslingual_requests"]):
+            meta = {"request_in_language": translated[lang][i]} if lang in translated else {}
             for j, tmpl in enumerate(templates):
                 text = tmpl.format(language=LANGUAGE_NAMES[lang], request=request)
-                out.append(BenchPrompt("crosslingual", SOURCE_OWN, lang, f"{i}.{j}", text))
+                out.append(BenchPrompt("crosslingual", SOURCE_OWN, lang, f"{i}.{j}", text, dict(meta)))
     return out
