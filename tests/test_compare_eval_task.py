@@ -37,3 +37,37 @@ def test_guard_config_selects_the_cross_lingual_ko_prompts():
     prompts = load_lcb(lcb, task=spec.task, langs=spec.langs, limit=spec.limit)
     assert len(prompts) == 36 and {p.task for p in prompts} == {"crosslingual"}
     assert {p.language for p in prompts} == {"ko"}
+
+
+def test_data_stage_options_are_checked(tmp_path, monkeypatch):
+    """sample_shots and sample_in_language are validated; in-language sampling needs the cross-lingual
+    builtin-train pool and a language the project wrote the requests in; its prompt rows carry them."""
+    import json
+
+    from langlock.compare.data import build_data
+
+    with pytest.raises(UsageError, match="sample_shots"):
+        CompareConfig(model="m", language="ko", output_dir="o", sample_shots=-1)
+    with pytest.raises(UsageError, match="sample_in_language"):
+        CompareConfig(model="m", language="ko", output_dir="o", sample_in_language=True)
+    de = CompareConfig(model="m", language="de", output_dir=str(tmp_path / "de"), pool_task="crosslingual",
+                       sample_in_language=True, pool_rules={"banned_substrings": []})
+    with pytest.raises(UsageError, match="no de version"):
+        build_data(de)
+
+    class Stop(Exception):
+        pass
+
+    import langlock.databuild.sample as sample
+
+    def no_model(*a, **k):  # the prompts stage runs; sampling would need a model: stop there
+        raise Stop
+
+    ko = CompareConfig(model="m", language="ko", output_dir=str(tmp_path / "ko"), pool_task="crosslingual",
+                       sample_in_language=True, pool_rules={"banned_substrings": []}, pool_limit=5)
+    monkeypatch.setattr(sample, "sample_completions", no_model)
+    with pytest.raises(Stop):
+        build_data(ko)
+    rows = [json.loads(x) for x in (tmp_path / "ko" / "data" / "prompts-inlang.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 and rows[0]["sample_prompt"] == "맛있는 커피 한 주전자를 내리는 방법을 알려 주세요."
+    assert "Korean" in rows[0]["prompt"]

@@ -227,3 +227,32 @@ def test_pairs_reject_copies_of_in_context_examples(tmp_path):
     _write(tmp_path / "bad.jsonl", [{**rows[0], "examples": "not a list"}])
     with pytest.raises(InputError, match="examples"):
         build_pairs(tmp_path / "bad.jsonl", "de", tmp_path / "bad", profile="lcb")
+
+
+def test_in_language_sampling_asks_the_translated_request_and_trains_the_crosslingual_prompt(tmp_path):
+    """A prompt row with sample_prompt is sampled as that text (the request written in the target language) and
+    the row records it; the pairs step judges echo against what the model was shown, and its SFT row pairs the
+    answer with the row's own (cross-lingual) prompt."""
+    cross = "Answer me in Korean: Explain why the moon has phases."
+    ko = "달의 모양이 왜 변하는지 설명해 주세요."
+    good = "달은 스스로 빛을 내지 않고 햇빛을 반사합니다. 지구 주위를 도는 동안 우리가 보는 밝은 부분이 달라집니다."
+    asked = []
+
+    def generate(prompt, n, seed):
+        asked.append(prompt)
+        return [good, ko][:n]
+
+    out = tmp_path / "s.jsonl"
+    sample_completions([{"id": "m", "prompt": cross, "language": "ko", "sample_prompt": ko}], out, generate,
+                       SampleSettings(model="m", n=2))
+    row = json.loads(out.read_text(encoding="utf-8"))
+    assert asked == [ko] and row["sample_prompt"] == ko and row["prompt"] == cross
+    st = build_pairs(out, "ko", tmp_path / "p", profile="lcb", validity="cheap")
+    sft = [json.loads(x) for x in (tmp_path / "p" / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+    # the answer restating the Korean request is an echo of what the model saw, not a target
+    assert [(s["prompt"][0]["content"], s["completion"][0]["content"]) for s in sft] == [(cross, good)]
+    assert st["invalid"] == 1
+    # the prompts step keeps a pool row's sample_prompt
+    pool = _write(tmp_path / "pool.jsonl", [{"question": cross, "sample_prompt": ko}])
+    build_prompts(pool, "ko", tmp_path / "prompts.jsonl", FilterRules(banned_substrings=[]))
+    assert read_prompts(tmp_path / "prompts.jsonl")[0]["sample_prompt"] == ko

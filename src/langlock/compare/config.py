@@ -42,6 +42,10 @@ class CompareConfig:
     #: (`fewshot.demonstration_turns`, the ``fewshot`` method's); the targets still pair the zero-shot prompt, and
     #: a sample that copies a demonstration is never one (0: zero-shot sampling)
     sample_shots: int = 0
+    #: in-language distillation: sample each cross-lingual request of builtin-train as the same request written
+    #: in the target language (`BenchPrompt.meta["request_in_language"]`; ko, ja) — the model's own in-language
+    #: answers become targets for the cross-lingual prompt
+    sample_in_language: bool = False
     data_seed: int = 0
     pair_ignore_english: bool = False
     #: a sample counts as clean (SFT target, DPO chosen) only when it is also a valid answer (`langlock.quality`):
@@ -93,6 +97,8 @@ class CompareConfig:
             raise UsageError("pool_task applies to the builtin-train pool only")
         if self.pair_validity not in (None, "cheap", "full") or self.eval_quality not in ("cheap", "full"):
             raise UsageError("pair_validity must be cheap, full or null and eval_quality cheap or full")
+        if self.sample_in_language and (self.pool != "builtin-train" or self.pool_task != "crosslingual"):
+            raise UsageError("sample_in_language needs pool: builtin-train and pool_task: crosslingual")
         if isinstance(self.sample_shots, bool) or not isinstance(self.sample_shots, int) or self.sample_shots < 0:
             raise UsageError(f"sample_shots must be an integer >= 0, got {self.sample_shots!r}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):

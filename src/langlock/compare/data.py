@@ -1,7 +1,9 @@
 """Stage 1 of `langlock compare`, data (once, shared by every method and seed): a prompt pool (``builtin-train``,
 optionally one task of it, or a JSONL pool) filtered by `langlock.databuild.prompts` (rules: ``pool_rules``);
 ``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`; with ``sample_shots``
-after that many demonstrations — few-shot self-distillation, into ``samples-Nshot.jsonl``); pairs / SFT /
+after that many demonstrations — few-shot self-distillation, into ``samples-Nshot.jsonl``; with
+``sample_in_language`` as the request written in the target language — in-language distillation,
+``samples-inlang.jsonl``); pairs / SFT /
 prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
 with ``pair_validity``). Each step resumes.
 
@@ -29,14 +31,18 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
 
     language = language or cfg.language
     data = Path(cfg.output_dir) / ("data" if language == cfg.language else f"data-{language}")
-    prompts_file = data / "prompts.jsonl"
+    prompts_file = data / ("prompts-inlang.jsonl" if cfg.sample_in_language else "prompts.jsonl")
     if not prompts_file.exists():
         pool = Path(cfg.pool)
         if cfg.pool == "builtin-train":
             from ..suites import load_suite
 
-            rows = [{"question": p.prompt}
-                    for p in load_suite("builtin-train", task=cfg.pool_task or "all", langs=language)]
+            pool_prompts = load_suite("builtin-train", task=cfg.pool_task or "all", langs=language)
+            if cfg.sample_in_language and not all(p.meta.get("request_in_language") for p in pool_prompts):
+                raise UsageError(f"sample_in_language: builtin-train has no {language} version of its cross-lingual "
+                                 "requests (written for ko and ja)")
+            rows = [{"question": p.prompt, **({"sample_prompt": p.meta["request_in_language"]}
+                                              if cfg.sample_in_language else {})} for p in pool_prompts]
             pool = data / "pool.jsonl"
             from ..io_utils import write_jsonl_atomic
 
@@ -50,7 +56,7 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
     shots = demonstration_turns(language, cfg.sample_shots)
     settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
                               max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed, shots=shots)
-    shot_tag = f"-{cfg.sample_shots}shot" if cfg.sample_shots else ""
+    shot_tag = (f"-{cfg.sample_shots}shot" if cfg.sample_shots else "") + ("-inlang" if cfg.sample_in_language else "")
     samples = data / f"samples{shot_tag}.jsonl"
     t0 = time.time()
     generate = hf_generator(settings, dtype=cfg.dtype, device=cfg.device)  # loads the model only when needed

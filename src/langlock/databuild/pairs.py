@@ -12,7 +12,9 @@ near-empty, and with "full" fluent under the judge model (word salad in the righ
 counts as confused (a rejected answer, never an SFT target). A samples row sampled after in-context examples
 (``examples``: their answers, `databuild.sample` with shots) has its clean completions checked for copying one
 of them (the judge's ``copy`` signal, with or without ``validity``): a copied demonstration is no target either
-(counted in ``copies``). Prompts whose usable completions are all
+(counted in ``copies``). A row sampled from another prompt than its own (``sample_prompt``, in-language
+distillation) is judged for echo against the prompt the model was shown; its pairs and SFT rows keep the row's
+own prompt. Prompts whose usable completions are all
 confused or all clean carry no preference and are dropped. Otherwise ``chosen`` is a clean completion and
 ``rejected`` a confused one, each drawn with `random.Random(f"{seed}:{id}")` — seeded per prompt, so the choice
 does not depend on file order (the original used an unseeded `random.sample`).
@@ -132,7 +134,9 @@ def build_pairs(
     if validity is not None:  # a clean completion must also be a valid answer (judged in one batch)
         todo = [(i, k) for i, (_, _, _, _, verdicts) in enumerate(checked) for k, v in enumerate(verdicts)
                 if v is False]
-        bad = invalid_clean([(checked[i][1], checked[i][3][k]) for i, k in todo], language, validity, judge_model)
+        shown = [checked[i][0].get("sample_prompt") or checked[i][1] for i, _ in todo]  # the prompt the model saw
+        bad = invalid_clean([(q, checked[i][3][k]) for q, (i, k) in zip(shown, todo)], language, validity,
+                            judge_model)
         for (i, k), invalid in zip(todo, bad):
             if invalid:
                 checked[i][4][k] = True

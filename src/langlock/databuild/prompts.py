@@ -147,6 +147,8 @@ def filter_prompts(rows: list[dict], language: str, rules: FilterRules, source: 
             ref = reference_of(row)
             if ref is not None:
                 out["reference"] = ref
+            if isinstance(row.get("sample_prompt"), str) and row["sample_prompt"].strip():
+                out["sample_prompt"] = row["sample_prompt"]  # what the model is asked when sampling (see sample)
             kept.append(out)
     stats["kept"] = len(kept)
     return kept, stats
@@ -188,6 +190,8 @@ def read_prompts(path: str | Path) -> list[dict]:
         ref = reference_of(row)
         if ref is not None:
             item["reference"] = ref
+        if isinstance(row.get("sample_prompt"), str) and row["sample_prompt"].strip():
+            item["sample_prompt"] = row["sample_prompt"]
         out.append(item)
     ids = [r["id"] for r in out]
     if len(set(ids)) != len(ids):

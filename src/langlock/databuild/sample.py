@@ -11,6 +11,10 @@ those in-context examples — *few-shot self-distillation*: the model's own answ
 training targets for the zero-shot prompt. Each row then records the examples' answers (``examples``), so the
 pairs step can reject a sample that copies one (the validity judge's ``copy`` signal).
 
+A prompt row with ``sample_prompt`` is sampled as that text instead of its ``prompt`` — *in-language
+distillation*: a cross-lingual request is sampled as the same request written in the target language, so an
+answer in that language becomes the training target for the cross-lingual prompt. The row records it.
+
 Sampling runs on the generation core (`langlock.generate.hf`: chat template, one user turn, seeded
 temperature / top-p sampling, its stop rule). Prompt `id` gets the seed ``s = prompt_seed(run seed, id)``
 (`generate.base.prompt_seed`, the one every generation path uses) and its N samples are the core's prompts
@@ -154,12 +158,14 @@ def sample_completions(
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "a", encoding="utf-8") as fh:
             for k, p in enumerate(todo, 1):
-                comps = generate(p["prompt"], settings.n, prompt_seed(settings.seed, p["id"]))
+                comps = generate(p.get("sample_prompt") or p["prompt"], settings.n, prompt_seed(settings.seed, p["id"]))
                 if len(comps) != settings.n or not all(isinstance(c, str) for c in comps):
                     raise RuntimeError(f"generator returned {len(comps)} completions for prompt {p['id']}, expected {settings.n}")
                 row = {"id": p["id"], "prompt": p["prompt"], "language": p.get("language"), "completions": comps}
                 if settings.shots:
                     row["examples"] = settings.examples()
+                if p.get("sample_prompt"):
+                    row["sample_prompt"] = p["sample_prompt"]
                 if p.get("reference") is not None:
                     row["reference"] = p["reference"]
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
