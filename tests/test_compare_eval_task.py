@@ -71,3 +71,9 @@ def test_data_stage_options_are_checked(tmp_path, monkeypatch):
     rows = [json.loads(x) for x in (tmp_path / "ko" / "data" / "prompts-inlang.jsonl").read_text().splitlines()]
     assert len(rows) == 5 and rows[0]["sample_prompt"] == "맛있는 커피 한 주전자를 내리는 방법을 알려 주세요."
     assert "Korean" in rows[0]["prompt"]
+
+
+def test_in_language_subject_config_loads():
+    cfg = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it-ko-inlang.yaml")
+    assert cfg.sample_in_language and cfg.pool_task == "crosslingual" and cfg.language == "ko"
+    assert cfg.methods == ["base", "sft"] and cfg.eval_quality == "full" and cfg.pair_validity == "full"
