@@ -56,10 +56,9 @@ def judge(detector, text: str, min_chars: int = 1, skip_as_clean: bool = False) 
     return False
 
 
-def invalid_clean(rows: list[tuple], language: str, validity: str, judge_model: str | None = None) -> list[bool]:
-    """For (prompt, completion[, examples]) rows the detector passed: is the completion an invalid answer?
-    `validity` "cheap" (echo, loops, near-empty, copied in-context examples; no model) or "full" (plus the
-    fluency judge model, `langlock.quality`)."""
+def invalid_clean(rows: list[tuple[str, str]], language: str, validity: str, judge_model: str | None = None) -> list[bool]:
+    """For (prompt, completion) rows the detector passed: is the completion an invalid answer? `validity` "cheap"
+    (echo, loops, near-empty; no model) or "full" (plus the fluency judge model, `langlock.quality`)."""
     if not rows:
         return []
     from ..quality.fluency import DEFAULT_JUDGE, FluencyJudge
@@ -68,16 +67,8 @@ def invalid_clean(rows: list[tuple], language: str, validity: str, judge_model: 
     if validity not in ("cheap", "full"):
         raise UsageError(f"unknown validity {validity!r}; choose cheap or full")
     judge = FluencyJudge.load(judge_model or DEFAULT_JUDGE) if validity == "full" else None
-    records = [{"prompt": r[0], "completion": r[1], "language": language, "examples": r[2] if len(r) > 2 else ()}
-               for r in rows]
+    records = [{"prompt": q, "completion": c, "language": language} for q, c in rows]
     return [v.valid is False for v in judge_records(records, None, judge)]
-
-
-def copies_example(completion: str, examples) -> bool:
-    """Whether `completion` restates one of the in-context `examples` (the judge's copy signal alone)."""
-    from ..quality.signals import is_copy_normalised, normalise
-
-    return is_copy_normalised(normalise(completion), [normalise(e) for e in examples])
 
 
 def build_pairs(
@@ -126,9 +117,11 @@ def build_pairs(
         checked.append((row, q, str(row.get("id") or n), comps,
                         [judge(detector, c, min_chars, skip_as_clean) for c in comps]))
     # a clean completion must not copy an in-context example (cheap; always checked when there were examples)
+    from ..quality.signals import is_copy
+
     for row, _, _, comps, verdicts in checked:
         for k, c in enumerate(comps):
-            if verdicts[k] is False and row.get("examples") and copies_example(c, row["examples"]):
+            if verdicts[k] is False and row.get("examples") and is_copy(c, row["examples"]):
                 verdicts[k] = True
                 stats["copies"] += 1
     if validity is not None:  # a clean completion must also be a valid answer (judged in one batch)

@@ -6,7 +6,7 @@ Each signal measures one way an answer can pass a language check without being a
   (`copies`); an answer is an echo when `share` is high (it is mostly prompt) or `copies` reaches ~2
   (it restates the prompt twice).
 - copy: the answer restates an in-context example's answer (few-shot prompting, few-shot sampled training
-  data): `copy_stats` against each example; a copy when one stretch reproduces at least `copy_long_run` of an
+  data): `is_copy` against each example; a copy when one stretch reproduces at least `copy_long_run` of an
   example or `copy_share` of the answer comes from one example.
 - degenerate: a repetition loop (the zlib check of `langlock.score.degeneracy`, plus the share of repeated
   character n-grams, which also sees loops too short for zlib) or a near-empty answer.
@@ -125,6 +125,11 @@ def is_copy_normalised(a: str, examples: list[str], th: Thresholds = DEFAULT_THR
         if runs and (sum(runs) / len(a) >= th.copy_share or max(runs) >= th.copy_long_run * len(e)):
             return True
     return False
+
+
+def is_copy(answer: str, examples, th: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """`is_copy_normalised` of raw texts: does `answer` restate one of the in-context `examples`?"""
+    return is_copy_normalised(normalise(answer), [normalise(e) for e in examples], th)
 
 
 def is_echo(answer: str, prompt: str | None, th: Thresholds = DEFAULT_THRESHOLDS) -> bool | None:
