@@ -56,8 +56,8 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
     shots = demonstration_turns(language, cfg.sample_shots)
     settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
                               max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed, shots=shots)
-    shot_tag = (f"-{cfg.sample_shots}shot" if cfg.sample_shots else "") + ("-inlang" if cfg.sample_in_language else "")
-    samples = data / f"samples{shot_tag}.jsonl"
+    tag = (f"-{cfg.sample_shots}shot" if cfg.sample_shots else "") + ("-inlang" if cfg.sample_in_language else "")
+    samples = data / f"samples{tag}.jsonl"
     t0 = time.time()
     generate = hf_generator(settings, dtype=cfg.dtype, device=cfg.device)  # loads the model only when needed
     stats = sample_completions(prompts, samples, generate, settings)
@@ -65,7 +65,7 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
         say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s"
             + (f" after {cfg.sample_shots} demonstrations" if shots else ""))
     pairs_dir = data / (("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
-                        + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else "") + shot_tag)
+                        + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else "") + tag)
     if not (pairs_dir / "stats.json").exists():
         st = build_pairs(samples, language, pairs_dir, ignore_english=cfg.pair_ignore_english,
                          seed=cfg.data_seed, validity=cfg.pair_validity)
