@@ -190,3 +190,25 @@ def test_study_config_errors(tmp_path):
     assert cfg.settings == {"eval_limit": 3}
     # bases of seeds 0, 1, 2; N = 1, 2 at the curve seed 0; N = 2 only at the headline seeds 1, 2
     assert len(cfg.cells()) == 3 + (2 + 1 + 1) * len(VARIANTS)
+
+
+def test_study_workers_share_cells_a_held_cell_is_skipped_then_finished(tmp_path):
+    """Two workers of one study: a cell another live process holds is skipped (its report covers the rest and
+    says so), and the next run finishes it."""
+    from test_runlock import start_holder, stop
+
+    cfg = study_config(tmp_path, variants=["routed-oracle", "linear"])
+    out = tmp_path / "study"
+    held = out / "cells" / cell_name(2, "linear", 4, 0)
+    holder = start_holder(held)
+    try:
+        first = run_study(cfg)
+    finally:
+        stop(holder)
+    names = {cell_name(*key) for key in cfg.cells()}
+    assert {c["name"] for c in first["cells"]} == names - {held.name}
+    assert not (held / "cell.json").exists()
+    second = run_study(cfg)
+    assert {c["name"] for c in second["cells"]} == names and (held / "cell.json").is_file()
+    kept = {c["name"]: c for c in second["cells"]}
+    assert all(kept[c["name"]] == c for c in first["cells"])  # the first worker's cells are reused, not redone

@@ -166,3 +166,26 @@ def test_training_run_is_locked_from_its_yaml_output_dir(tmp_path):
         assert res.returncode == 2 and f"pid {holder.pid}" in res.stderr, res.stderr
     finally:
         stop(holder)
+
+
+def test_wait_lock_waits_for_the_holder_then_takes_it(tmp_path, capsys):
+    import threading
+
+    from langlock.runlock import wait_lock
+
+    target = tmp_path / "shared-step"
+    holder = start_holder(target)
+    threading.Timer(1.0, stop, args=(holder,)).start()
+    t0 = time.monotonic()
+    with wait_lock(target, poll=0.1) as lock:
+        waited = time.monotonic() - t0
+        assert lock.target == target and holder.poll() is not None  # only after the holder is gone
+    assert waited >= 0.9
+    err = capsys.readouterr().err
+    assert err.count("langlock: waiting:") == 1 and "holder-script" in err  # said once, naming the holder
+    assert not lock_path(target).exists()
+
+
+def test_adapters_study_takes_no_folder_lock_its_workers_lock_cells():
+    args = build_parser().parse_args(["adapters", "study", "--config", "C"])
+    assert resolve_run_dir(args, getattr(args, "run_dir", None)) is None

@@ -30,6 +30,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,27 @@ def run_lock(target: str | os.PathLike | None, command: str | None = None) -> It
         yield None
         return
     lock = acquire(target, command)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def wait_lock(target: str | os.PathLike, poll: float = 5.0, command: str | None = None) -> Iterator[RunLock]:
+    """Hold `target`'s lock for the block, waiting (polling every `poll` seconds) while another process holds
+    it: for a step that several cooperating workers may reach at once, where the second one must wait for the
+    first and then find the step done."""
+    said = False
+    while True:
+        try:
+            lock = acquire(target, command)
+            break
+        except RunLockedError as err:
+            if not said:
+                print(f"langlock: waiting: {err}", file=sys.stderr, flush=True)
+                said = True
+            time.sleep(poll)
     try:
         yield lock
     finally:

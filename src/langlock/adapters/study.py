@@ -35,6 +35,12 @@ Layout of OUT (every step resumes; a cell whose ``cell.json`` exists is never re
     rR/sS/route-N/                     a library of the first N fixes (what routed cells route among)
     cells/CELL/eval/, cells/CELL/cell.json
     results.json (kind ``adapter-study``), study.md, study.csv, study.png   (`adapters.study_report`)
+
+Workers: the same command started in several shells shares the cells out. A worker locks each cell it
+evaluates (`langlock.runlock`) and skips a cell another live worker holds; the shared steps (a language's data,
+a training run, a library) are locked too, and a worker that reaches one in progress waits for it and then
+finds it done. Each worker writes the report from every cell finished so far, so the last one to stop writes
+the complete report.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..io_utils import write_json_atomic
+from ..runlock import RunLockedError, run_lock, wait_lock
 
 VARIANTS = ("routed-oracle", "routed-requested", "linear", "ties", "cat", "joint")
 MERGES = ("linear", "ties", "cat")
@@ -178,15 +185,17 @@ class Study:
     def data(self, language: str) -> Path:
         from ..compare.data import build_data
 
-        return build_data(self.base_cfg, language)
+        with wait_lock(self.out / "data"):
+            return build_data(self.base_cfg, language)
 
     def _train(self, fields_: dict, out: Path, what: str) -> Path:
         from ..train import RunConfig, is_finished, run
 
-        if not is_finished(out):
-            t0 = time.time()
-            res = run(RunConfig(**{**fields_, "output_dir": str(out)}))
-            say(f"trained {what}: {res.global_step} steps, {time.time() - t0:.0f} s")
+        with wait_lock(out):
+            if not is_finished(out):
+                t0 = time.time()
+                res = run(RunConfig(**{**fields_, "output_dir": str(out)}))
+                say(f"trained {what}: {res.global_step} steps, {time.time() - t0:.0f} s")
         return out
 
     def fix(self, language: str, rank: int, seed: int) -> Path:
@@ -204,16 +213,19 @@ class Study:
         steps = self.cfg.compare_config(self.cfg.languages[0], rank).train["max_steps"]
         ccfg = self.cfg.compare_config(self.cfg.languages[0], rank, n=n,
                                        joint_steps=steps * n if self.cfg.joint_budget == "scaled" else steps)
-        fields_ = run_fields(ccfg, f"joint-{self.cfg.method}", seed, joint_data(ccfg))
+        with wait_lock(self.out / "data"):
+            data = joint_data(ccfg)
+        fields_ = run_fields(ccfg, f"joint-{self.cfg.method}", seed, data)
         return self._train(fields_, self.out / f"r{rank}" / f"s{seed}" / f"joint-{n}",
                            f"joint {'+'.join(self.cfg.languages[:n])} r{rank} seed {seed}")
 
     def _register(self, lib_dir: Path, name: str, langs: list[str], make) -> None:
         from .library import AdapterLibrary
 
-        lib = AdapterLibrary(lib_dir)
-        if name not in lib.entries:
-            lib.add(make(), name=name, languages=langs, base=self.cfg.model)
+        with wait_lock(lib_dir):
+            lib = AdapterLibrary(lib_dir)
+            if name not in lib.entries:
+                lib.add(make(), name=name, languages=langs, base=self.cfg.model)
 
     def library(self, n: int, rank: int, seed: int) -> Path:
         """The (rank, seed) library with the first n fixes registered."""
@@ -234,10 +246,12 @@ class Study:
 
         lib_dir = self.library(n, rank, seed)
         name = f"{method}-{n}"
-        lib = AdapterLibrary(lib_dir)
-        if name not in lib.entries:
-            merge.merge_adapters(lib, self.cfg.languages[:n], method, name, weights=[self.cfg.merge_weight] * n,
-                                 density=self.cfg.ties_density if method == "ties" else None)
+        with wait_lock(lib_dir):
+            lib = AdapterLibrary(lib_dir)
+            if name not in lib.entries:
+                merge.merge_adapters(lib, self.cfg.languages[:n], method, name,
+                                     weights=[self.cfg.merge_weight] * n,
+                                     density=self.cfg.ties_density if method == "ties" else None)
         return lib_dir / "adapters" / name
 
     def joint_adapter(self, n: int, rank: int, seed: int) -> Path:
@@ -279,15 +293,24 @@ class Study:
         path = self.merged(variant, n, rank, seed) if variant in MERGES else self.joint_adapter(n, rank, seed)
         return str(path), None, AdapterLibrary(path.parents[1]).get(path.name).n_params
 
-    def run_cell(self, n: int, variant: str, rank: int, seed: int) -> dict:
-        from ..compare.evaluate import runtime_for
-        from ..evaluate import evaluate
-
-        name = cell_name(n, variant, rank, seed)
-        folder = self.out / "cells" / name
+    def run_cell(self, n: int, variant: str, rank: int, seed: int) -> dict | None:
+        """The finished cell, evaluating it first unless it is done; None when another worker holds it."""
+        folder = self.out / "cells" / cell_name(n, variant, rank, seed)
         done = folder / "cell.json"
         if done.is_file():
             return read_cell(done)
+        try:
+            with run_lock(folder):
+                return read_cell(done) if done.is_file() else self._evaluate_cell(folder, n, variant, rank, seed)
+        except RunLockedError:
+            return None
+
+    def _evaluate_cell(self, folder: Path, n: int, variant: str, rank: int, seed: int) -> dict:
+        from ..compare.evaluate import runtime_for
+        from ..evaluate import evaluate
+
+        name = folder.name
+        done = folder / "cell.json"
         langs = self.cfg.languages if variant == "base" else self.cfg.languages[:n]
         model, routed, params = self.model_of(n, variant, rank, seed)
         t0 = time.time()
@@ -352,8 +375,16 @@ def run_study(cfg: StudyConfig, report_only: bool = False) -> dict:
             torch.set_num_threads(threads)
         study = Study(cfg)
         todo = cfg.cells()
+        elsewhere = []
         for i, key in enumerate(todo, 1):
             if not (out / "cells" / cell_name(*key) / "cell.json").is_file():
                 say(f"cell {i}/{len(todo)}: {cell_name(*key)}")
-            cells.append(study.run_cell(*key))
+            if study.run_cell(*key) is None:
+                elsewhere.append(cell_name(*key))
+                say(f"cell {cell_name(*key)}: another worker is evaluating it; skipped")
+        # every cell finished by now, by this worker or another (the last worker to stop reports them all)
+        cells = [read_cell(p) for key in todo if (p := out / "cells" / cell_name(*key) / "cell.json").is_file()]
+        if elsewhere:
+            say(f"{len(todo) - len(cells)} cell(s) still running elsewhere; the report covers {len(cells)} of "
+                f"{len(todo)}; the last worker to stop writes the complete one")
     return write_study(replace(cfg), cells)

@@ -68,7 +68,8 @@ def register(sub) -> None:
     st.add_argument("--config", required=True, help="YAML study config (see configs/adapters/)")
     st.add_argument("-o", "--output-dir", help="override the config's output_dir")
     st.add_argument("--report-only", action="store_true", help="only write the report from the finished cells")
-    st.set_defaults(func=run, run_dir="output_dir|config.output_dir")
+    # no folder lock: workers started with the same command share the cells (each cell and step is locked)
+    st.set_defaults(func=run, run_dir=None)
 
 
 def run(args) -> int:
