@@ -55,8 +55,8 @@ def study_config(tmp_path, **kw) -> StudyConfig:
                                            "max_length": 64},
                 "eval_limit": 1, "eval_max_new_tokens": 6, "retention_limit": 1, "retention_langs": "en",
                 "batch_size": 8}
-    return StudyConfig(model=model, languages=["ko", "ja"], output_dir=str(out), ranks=[4], curve_seeds=[0],
-                       seeds=[0], settings=settings, **kw)
+    return StudyConfig(model=model, languages=["ko", "ja"], output_dir=str(out), settings=settings,
+                       **{"ranks": [4], "curve_seeds": [0], "seeds": [0], **kw})
 
 
 def test_adapters_study_end_to_end_every_cell_and_rerun_does_nothing(tmp_path, monkeypatch):
@@ -212,3 +212,36 @@ def test_study_workers_share_cells_a_held_cell_is_skipped_then_finished(tmp_path
     assert {c["name"] for c in second["cells"]} == names and (held / "cell.json").is_file()
     kept = {c["name"]: c for c in second["cells"]}
     assert all(kept[c["name"]] == c for c in first["cells"])  # the first worker's cells are reused, not redone
+
+
+def test_study_worker_leaves_a_cell_whose_step_is_held_for_later(tmp_path):
+    """A worker that finds a shared step (here the Japanese fix at rank 4) held by another process goes on
+    with the cells that do not need it, and comes back for the rest once the step is free."""
+    import threading
+    import time
+
+    from test_runlock import start_holder, stop
+
+    cfg = study_config(tmp_path, variants=["routed-oracle", "linear"], ranks=[4, 8])
+    out = tmp_path / "study"
+    holder = start_holder(out / "r4" / "s0" / "fix-ja")
+    free = [out / "cells" / cell_name(n, v, 8, 0) / "cell.json" for n in (1, 2) for v in cfg.variants]
+    released = {}
+
+    def release_when_the_free_cells_are_done():
+        deadline = time.monotonic() + 180
+        while not all(p.is_file() for p in free) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        released["at"] = time.time_ns()
+        stop(holder)
+
+    watcher = threading.Thread(target=release_when_the_free_cells_are_done)
+    watcher.start()
+    try:
+        result = run_study(cfg)
+    finally:
+        watcher.join()
+    assert {c["name"] for c in result["cells"]} == {cell_name(*key) for key in cfg.cells()}
+    blocked = [out / "cells" / cell_name(2, v, 4, 0) / "cell.json" for v in cfg.variants]
+    assert all(p.stat().st_mtime_ns < released["at"] for p in free)  # done while the step was held
+    assert all(p.stat().st_mtime_ns > released["at"] for p in blocked)  # done after it was free

@@ -179,19 +179,25 @@ class Study:
     def __init__(self, cfg: StudyConfig):
         self.cfg = cfg
         self.out = Path(cfg.output_dir)
+        #: whether a shared step another worker holds is waited for (else `RunLockedError` skips the cell)
+        self.wait = True
         self.base_cfg = cfg.compare_config(cfg.languages[0], cfg.ranks[0])
+
+    def _step(self, target: Path):
+        """The lock of a shared step (data, a training run, a library): waited for, or `RunLockedError`."""
+        return wait_lock(target) if self.wait else run_lock(target)
 
     # -- training and libraries (each step skips what is there) ------------------------------------------------
     def data(self, language: str) -> Path:
         from ..compare.data import build_data
 
-        with wait_lock(self.out / "data"):
+        with self._step(self.out / f"data-{language}"):  # a lock name per language (the first one's is data/)
             return build_data(self.base_cfg, language)
 
     def _train(self, fields_: dict, out: Path, what: str) -> Path:
         from ..train import RunConfig, is_finished, run
 
-        with wait_lock(out):
+        with self._step(out):
             if not is_finished(out):
                 t0 = time.time()
                 res = run(RunConfig(**{**fields_, "output_dir": str(out)}))
@@ -213,7 +219,9 @@ class Study:
         steps = self.cfg.compare_config(self.cfg.languages[0], rank).train["max_steps"]
         ccfg = self.cfg.compare_config(self.cfg.languages[0], rank, n=n,
                                        joint_steps=steps * n if self.cfg.joint_budget == "scaled" else steps)
-        with wait_lock(self.out / "data"):
+        for lang in self.cfg.languages[:n]:
+            self.data(lang)
+        with self._step(self.out / f"data-joint-{n}"):
             data = joint_data(ccfg)
         fields_ = run_fields(ccfg, f"joint-{self.cfg.method}", seed, data)
         return self._train(fields_, self.out / f"r{rank}" / f"s{seed}" / f"joint-{n}",
@@ -222,7 +230,7 @@ class Study:
     def _register(self, lib_dir: Path, name: str, langs: list[str], make) -> None:
         from .library import AdapterLibrary
 
-        with wait_lock(lib_dir):
+        with self._step(lib_dir):
             lib = AdapterLibrary(lib_dir)
             if name not in lib.entries:
                 lib.add(make(), name=name, languages=langs, base=self.cfg.model)
@@ -246,7 +254,7 @@ class Study:
 
         lib_dir = self.library(n, rank, seed)
         name = f"{method}-{n}"
-        with wait_lock(lib_dir):
+        with self._step(lib_dir):
             lib = AdapterLibrary(lib_dir)
             if name not in lib.entries:
                 merge.merge_adapters(lib, self.cfg.languages[:n], method, name,
@@ -375,16 +383,27 @@ def run_study(cfg: StudyConfig, report_only: bool = False) -> dict:
             torch.set_num_threads(threads)
         study = Study(cfg)
         todo = cfg.cells()
-        elsewhere = []
-        for i, key in enumerate(todo, 1):
-            if not (out / "cells" / cell_name(*key) / "cell.json").is_file():
-                say(f"cell {i}/{len(todo)}: {cell_name(*key)}")
-            if study.run_cell(*key) is None:
-                elsewhere.append(cell_name(*key))
-                say(f"cell {cell_name(*key)}: another worker is evaluating it; skipped")
+        left = list(todo)
+        # pass 1 leaves a cell another worker holds, or whose shared step (data, a training run, a library) it
+        # holds, for later; pass 2 takes those, waiting for shared steps (a cell being evaluated elsewhere stays
+        # with that worker)
+        for wait in (False, True):
+            study.wait, skipped = wait, []
+            for key in left:
+                name = cell_name(*key)
+                if (out / "cells" / name / "cell.json").is_file():
+                    continue
+                say(f"cell {todo.index(key) + 1}/{len(todo)}: {name}")
+                if study.run_cell(*key) is None:
+                    skipped.append(key)
+                    say(f"cell {name}: another worker holds it" + (" (skipped)" if wait else " or a step it needs "
+                                                                   "(later)"))
+            left = skipped
+            if not left:
+                break
         # every cell finished by now, by this worker or another (the last worker to stop reports them all)
         cells = [read_cell(p) for key in todo if (p := out / "cells" / cell_name(*key) / "cell.json").is_file()]
-        if elsewhere:
-            say(f"{len(todo) - len(cells)} cell(s) still running elsewhere; the report covers {len(cells)} of "
+        if left:
+            say(f"{len(todo) - len(cells)} cell(s) still running elsewhere: this report covers {len(cells)} of "
                 f"{len(todo)}; the last worker to stop writes the complete one")
     return write_study(replace(cfg), cells)
