@@ -25,6 +25,10 @@ SAMPLES = {
     "ja": [("こんにちは、元気ですか？", ["はい、元気です。", "Yes, I am fine."]),
            ("好きな季節は何ですか？", ["春が好きです。", "I like spring."]),
            ("週末は何をしますか？", ["家で休みます。", "I will rest at home."])],
+    "en": [("How do I boil an egg?", ["Put it in boiling water and cook it for eight minutes.",
+                                      "계란을 끓는 물에 넣으세요."]),
+           ("Name a good book for a long trip.", ["A long novel such as War and Peace keeps you busy for days.",
+                                                 "긴 소설이 좋아요."])],
 }
 DATA_SETTINGS = {"samples_per_prompt": 2, "sample_max_new_tokens": 16}
 

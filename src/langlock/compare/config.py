@@ -46,6 +46,10 @@ class CompareConfig:
     #: in the target language (`BenchPrompt.meta["request_in_language"]`; ko, ja) — the model's own in-language
     #: answers become targets for the cross-lingual prompt
     sample_in_language: bool = False
+    #: replay: SFT rows from this many English prompts of builtin-train answered by the base itself (its valid
+    #: English answers, judged as ``pair_validity`` says) are added to the SFT data, so that a fix that learns
+    #: "answer in the target language" still answers English prompts in English (0: none; SFT data only)
+    replay_english: int = 0
     data_seed: int = 0
     pair_ignore_english: bool = False
     #: a sample counts as clean (SFT target, DPO chosen) only when it is also a valid answer (`langlock.quality`):
@@ -101,6 +105,10 @@ class CompareConfig:
             raise UsageError("sample_in_language needs pool: builtin-train and pool_task: crosslingual")
         if isinstance(self.sample_shots, bool) or not isinstance(self.sample_shots, int) or self.sample_shots < 0:
             raise UsageError(f"sample_shots must be an integer >= 0, got {self.sample_shots!r}")
+        if isinstance(self.replay_english, bool) or not isinstance(self.replay_english, int) or self.replay_english < 0:
+            raise UsageError(f"replay_english must be an integer >= 0, got {self.replay_english!r}")
+        if self.replay_english and self.language == "en":
+            raise UsageError("replay_english adds English rows to a fix of another language; the target is English")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise UsageError("seeds must be a non-empty list of distinct integers")
         if bool(self.eval_suite) == bool(self.eval_lcb_dir):

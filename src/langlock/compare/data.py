@@ -5,7 +5,8 @@ after that many demonstrations — few-shot self-distillation, into ``samples-Ns
 ``sample_in_language`` as the request written in the target language — in-language distillation,
 ``samples-inlang.jsonl``); pairs / SFT /
 prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
-with ``pair_validity``). Each step resumes.
+with ``pair_validity``). With ``replay_english`` the SFT rows gain the base's own valid answers to that many
+English prompts (`with_replay`, folder ``PAIRS+replayK``). Each step resumes.
 
 The ``joint-*`` methods train on the pooled data of ``joint_languages`` (`joint_data`): each other language's data
 is built the same way into ``OUT/data-LANG``, and the pairs / SFT / prompt files are concatenated in
@@ -72,7 +73,39 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
         say(f"data: {st['pairs']} pairs, {st['sft']} SFT rows from {st['prompts']} prompts "
              f"(confusion rate of the base samples {st['confusion_rate']:.3f}"
             + (f"; {st['copies']} copied a demonstration" if shots else "") + ")")
+    if cfg.replay_english:
+        pairs_dir = with_replay(cfg, pairs_dir)
     return pairs_dir
+
+
+def with_replay(cfg: CompareConfig, pairs_dir: Path) -> Path:
+    """`pairs_dir` with the SFT rows of ``cfg.replay_english`` English builtin-train prompts answered by the base
+    (its clean, valid samples; built like any language's data, in OUT/replay-en) appended, in
+    ``PAIRS+replayK``; preference pairs and prompts are the target's alone."""
+    import json
+    from dataclasses import replace
+
+    from ..io_utils import atomic_dir, write_json_atomic
+
+    out = pairs_dir.with_name(f"{pairs_dir.name}+replay{cfg.replay_english}")
+    if (out / "stats.json").is_file():
+        return out
+    english = replace(cfg, output_dir=str(Path(cfg.output_dir) / "replay-en"), pool="builtin-train",
+                      pool_task="monolingual", pool_rules={}, pool_limit=cfg.replay_english, sample_shots=0,
+                      sample_in_language=False, joint_languages=[], replay_english=0)
+    replay = build_data(english, "en")
+    rows = (replay / "sft.jsonl").read_text(encoding="utf-8")
+    with atomic_dir(out) as tmp:
+        for name in POOLED_FILES:
+            text = (pairs_dir / name).read_text(encoding="utf-8")
+            (tmp / name).write_text(text + rows if name == "sft.jsonl" else text, encoding="utf-8")
+    stats = json.loads((pairs_dir / "stats.json").read_text(encoding="utf-8"))
+    n_rows = len(rows.splitlines())
+    stats["replay_english"] = {"prompts": cfg.replay_english, "sft": n_rows, "data": str(replay)}
+    stats["sft"] += n_rows
+    write_json_atomic(out / "stats.json", stats)  # last: its presence marks the folder complete
+    say(f"data: replay, {n_rows} SFT row(s) of the base's own valid English answers added ({out})")
+    return out
 
 
 #: the data files of a pairs folder that a ``joint-*`` method can pool
