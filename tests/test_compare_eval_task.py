@@ -77,3 +77,9 @@ def test_in_language_subject_config_loads():
     cfg = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it-ko-inlang.yaml")
     assert cfg.sample_in_language and cfg.pool_task == "crosslingual" and cfg.language == "ko"
     assert cfg.methods == ["base", "sft"] and cfg.eval_quality == "full" and cfg.pair_validity == "full"
+
+
+def test_in_language_replay_subject_config_loads():
+    cfg = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it-ko-inlang-replay.yaml")
+    assert cfg.sample_in_language and cfg.replay_english == 24 and cfg.seeds == [0, 1, 2]
+    assert cfg.train["max_steps"] == 12

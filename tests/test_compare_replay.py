@@ -11,9 +11,9 @@ pytest.importorskip("torch")
 from langlock.compare.config import CompareConfig  # noqa: E402
 from langlock.compare.data import build_data  # noqa: E402
 from langlock.errors import UsageError  # noqa: E402
+from test_adapters_study import DATA_SETTINGS, seed_data  # noqa: E402
 
 from _baseline_fixtures import tiny_model  # noqa: E402
-from test_adapters_study import DATA_SETTINGS, seed_data  # noqa: E402
 
 
 def rows(path):
