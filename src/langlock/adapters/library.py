@@ -93,7 +93,7 @@ def base_fingerprint(model_dir: str | Path) -> str:
     return _FP_CACHE[key]
 
 
-def _shapes(files) -> dict[str, tuple[int, ...]]:
+def tensor_shapes(files) -> dict[str, tuple[int, ...]]:
     """tensor name -> shape, from safetensors headers only (no tensor is read)."""
     from safetensors import safe_open
 
@@ -108,8 +108,8 @@ def _shapes(files) -> dict[str, tuple[int, ...]]:
 def check_fits(adapter: Path, base_dir: Path) -> int:
     """Check every LoRA matrix of `adapter` against the base's weight shapes; returns the adapter's parameter
     count. A missing target or a wrong shape is an `InputError` naming the first one."""
-    lora = _shapes([adapter / "adapter_model.safetensors"])
-    base = _shapes(sorted(base_dir.glob("*.safetensors")))
+    lora = tensor_shapes([adapter / "adapter_model.safetensors"])
+    base = tensor_shapes(sorted(base_dir.glob("*.safetensors")))
     for key, shape in lora.items():
         m = re.match(r"^base_model\.model\.(.+)\.lora_(A|B)(?:\.[^.]+)?\.weight$", key)
         if not m:
@@ -130,6 +130,11 @@ def _numel(shape) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def parameter_count(files) -> int:
+    """Parameters stored in safetensors `files` (from their headers; no tensor is read)."""
+    return sum(_numel(s) for s in tensor_shapes(files).values())
 
 
 def _now() -> str:

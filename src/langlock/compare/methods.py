@@ -95,11 +95,11 @@ def decoding_for(cfg: CompareConfig, method: str, seed: int) -> dict:
 def stored_parameters(model_dir: Path) -> int | None:
     """Parameters stored in a trained run's model folder: its LoRA adapter's tensors, else the full model's
     (from the safetensors headers; None when there is no safetensors file)."""
-    from ..adapters.library import _numel, _shapes
+    from ..adapters.library import parameter_count
 
     adapter = model_dir / "adapter_model.safetensors"
     files = [adapter] if adapter.is_file() else sorted(model_dir.glob("*.safetensors"))
-    return sum(_numel(s) for s in _shapes(files).values()) if files else None
+    return parameter_count(files) if files else None
 
 
 def run_cost(cfg: CompareConfig, method: str, seed: int, model: str | None = None) -> dict:
