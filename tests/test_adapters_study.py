@@ -194,6 +194,13 @@ def test_study_config_errors(tmp_path):
     assert cfg.settings == {"eval_limit": 3}
     # bases of seeds 0, 1, 2; N = 1, 2 at the curve seed 0; N = 2 only at the headline seeds 1, 2
     assert len(cfg.cells()) == 3 + (2 + 1 + 1) * len(VARIANTS)
+    # headline seeds at rank 8 only: rank 32 has the curve seed alone
+    two = StudyConfig(model="m", languages=["de", "es"], output_dir="o", ranks=[8, 32], headline_ranks=[8],
+                      variants=["linear"])
+    assert [(n, r, s) for n, v, r, s in two.cells() if v != "base"] == [
+        (1, 8, 0), (2, 8, 0), (2, 8, 1), (2, 8, 2), (1, 32, 0), (2, 32, 0)]
+    with pytest.raises(UsageError, match="headline_ranks"):
+        StudyConfig(model="m", languages=["de"], output_dir="o", ranks=[8], headline_ranks=[16])
 
 
 def test_study_workers_share_cells_a_held_cell_is_skipped_then_finished(tmp_path):

@@ -22,7 +22,8 @@ are read from that one evaluation's reports). Every key of `langlock.compare.Com
 language, output and method keys (pool, samples, ``train``, ``method_args``, ``eval_*``, retention...) can be set.
 Routed cells measure no retention: the likelihood checks run one model, not a routed mixture.
 
-Seeds: ``curve_seeds`` run every N (the interference curve); ``seeds`` run N = k (the headline comparison).
+Seeds: ``curve_seeds`` run every N (the interference curve); ``seeds`` run N = k (the headline comparison), at
+every rank or at ``headline_ranks``.
 Each fix's *retained gain* in a cell is (its language's ``gain_metric`` there − the base's) / (the same under
 ``routed-oracle`` at N = k, i.e. the fix alone on its own language − the base's); undefined when the fix alone
 moved the metric by less than ``min_gain``.
@@ -68,6 +69,8 @@ class StudyConfig:
     ranks: list[int] = field(default_factory=lambda: [8, 32])
     curve_seeds: list[int] = field(default_factory=lambda: [0])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    #: the ranks at which ``seeds`` run N = k (None: every rank); a curve seed runs at every rank
+    headline_ranks: list[int] | None = None
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
     method: str = "sft"
     joint_budget: str = "scaled"  # scaled: N x a fix's steps; same: a fix's steps
@@ -95,6 +98,9 @@ class StudyConfig:
             raise UsageError(f"ranks must be integers >= 1, got {self.ranks}")
         if not self.curve_seeds and not self.seeds:
             raise UsageError("set curve_seeds or seeds")
+        if self.headline_ranks is not None and (not isinstance(self.headline_ranks, list)
+                                                or not set(self.headline_ranks) <= set(self.ranks)):
+            raise UsageError(f"headline_ranks must be a list of ranks of {self.ranks}, got {self.headline_ranks}")
         bad = [v for v in self.variants if v not in VARIANTS]
         if bad:
             raise UsageError(f"unknown variant(s) {', '.join(bad)}; choose from {', '.join(VARIANTS)}")
@@ -134,12 +140,13 @@ class StudyConfig:
 
     def cells(self) -> list[tuple[int, str, int, int]]:
         """Every (N, variant, rank, seed) cell, in run order: the bases, then per rank and seed N = 1..k
-        (curve seeds) or N = k (headline seeds)."""
+        (curve seeds) or N = k (headline seeds, at ``headline_ranks``)."""
         seeds = list(dict.fromkeys([*self.curve_seeds, *self.seeds]))
         out = [(0, "base", 0, s) for s in seeds]
         for rank in self.ranks:
+            headline = self.headline_ranks is None or rank in self.headline_ranks
             for seed in seeds:
-                ns = range(1, self.k + 1) if seed in self.curve_seeds else [self.k]
+                ns = range(1, self.k + 1) if seed in self.curve_seeds else [self.k] if headline else []
                 out += [(n, v, rank, seed) for n in ns for v in self.variants]
         return out
 
