@@ -86,6 +86,19 @@ def test_adapters_study_end_to_end_every_cell_and_rerun_does_nothing(tmp_path, m
             .read_text(encoding="utf-8").splitlines()]
     assert {(g["language"], g["adapter"]) for g in gens} == {("ko", "ko"), ("ja", "ja"), ("en", "__base__")}
     assert cells["N2-routed-oracle-r4-s0"]["metrics"]["ko"].get("mc_acc") is None  # no retention when routed
+    # routing accuracy, separate from the pass rates: the oracle routes every prompt to its language's fix
+    routing = cells["N2-routed-oracle-r4-s0"]["routing"]
+    assert (routing["route"], routing["adapter_accuracy"], routing["misrouted"]) == ("oracle", 1.0, {})
+    assert routing["n"] == len(gens) and "routing" not in cells["N2-linear-r4-s0"]
+    assert "## Routing: which adapter answered each prompt" in md and "| N2-routed-requested-r4-s0 | requested |" in md
+    # a cell written before routing was recorded gets it from its evaluation
+    from langlock.adapters.study import read_cell
+
+    path = out / "cells/N2-routed-oracle-r4-s0/cell.json"
+    old = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({k: v for k, v in old.items() if k != "routing"}), encoding="utf-8")
+    assert read_cell(path) == old
+    path.write_text(json.dumps(old), encoding="utf-8")
     assert cells["N2-linear-r4-s0"]["metrics"]["ko"]["mc_acc"] is not None
     # parameters: CAT adds the ranks (= the two fixes together), linear keeps one rank, joint is one fix's size
     fix = cells["N1-routed-oracle-r4-s0"]["params"]

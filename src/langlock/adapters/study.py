@@ -332,6 +332,7 @@ class Study:
         evaluate(model, self.plan(langs, seed, routed), folder / "eval", runtime_for(self.base_cfg), label=name)
         cell = {"name": name, "n": n, "variant": variant, "rank": rank, "seed": seed, "languages": langs,
                 "model": model, "params": params, "metrics": language_metrics(folder / "eval", langs),
+                **({"routing": routing_accuracy(folder / "eval")} if routed else {}),
                 "seconds": round(time.time() - t0, 1)}
         write_json_atomic(done, cell)  # last: its presence marks the cell finished
         say(f"cell {name}: {self.cfg.gain_metric} "
@@ -344,14 +345,30 @@ def _fmt(v) -> str:
 
 
 def read_cell(path: Path) -> dict:
+    """A finished cell (a routed one with its routing accuracy, read from its evaluation if the cell predates it)."""
     import json
 
     from ..errors import InputError
 
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        cell = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(f"{path}: unreadable study cell ({err}); delete it to redo the cell") from None
+    if str(cell.get("variant", "")).startswith("routed-") and "routing" not in cell:
+        cell["routing"] = routing_accuracy(Path(path).parent / "eval")
+    return cell
+
+
+def routing_accuracy(eval_dir: Path) -> dict | None:
+    """How a routed evaluation routed its prompts (`langlock bench --adapters`' ``routing`` summary): the route,
+    prompts, language and adapter accuracy over every prompt, and the misrouted (true -> chosen) counts."""
+    from ..results import read_results
+
+    reports = read_results(eval_dir, kinds=("evaluation",)).get("reports") or {}
+    routing = read_results(eval_dir / reports["confusion"], kinds=("bench",)).get("routing")
+    if not routing:
+        return None
+    return {"route": routing.get("route"), **routing.get("overall", {}), "misrouted": routing.get("misrouted", {})}
 
 
 def language_metrics(eval_dir: Path, langs: list[str]) -> dict[str, dict]:

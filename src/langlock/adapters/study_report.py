@@ -136,6 +136,16 @@ def render_markdown(cfg, cells: list[dict], gains: dict, curve: dict) -> str:
             by = dict(zip(xs, ys, strict=True))
             lines.append(f"| {rank} | {variant} | "
                          + " | ".join("–" if by.get(n) is None else f"{by[n]:.2f}" for n in ns) + " |")
+    routed = [c for c in cells if c.get("routing")]
+    if routed:
+        lines += ["", "## Routing: which adapter answered each prompt", "",
+                  "| cell | route | prompts | adapter accuracy | misrouted (true -> chosen) |", "|---|---|---|---|---|"]
+        for c in routed:
+            r = c["routing"]
+            wrong = ", ".join(f"{k} ×{v}" for k, v in sorted(r.get("misrouted", {}).items())) or "none"
+            acc = r.get("adapter_accuracy")
+            lines.append(f"| {c['name']} | {r.get('route')} | {r.get('n')} | "
+                         f"{'–' if acc is None else f'{100 * acc:.1f}'} | {wrong} |")
     lines += ["", "## Every cell", "",
               "| cell | language | params | " + " | ".join(COLUMNS.values()) + " | retained gain |",
               "|" + "---|" * (4 + len(COLUMNS))]
