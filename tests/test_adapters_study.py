@@ -177,6 +177,7 @@ def test_retained_gain_arithmetic_on_hand_made_cells():
     assert retained_gain(0.7, 0.5, 0.9, 0.05) == pytest.approx(0.5)
     assert retained_gain(0.4, 0.5, 0.9, 0.05) == pytest.approx(-0.25)
     assert retained_gain(0.7, 0.5, 0.52, 0.05) is None  # the fix alone gained nothing to keep
+    assert retained_gain(0.2, 0.5, 0.4, 0.05) is None  # the fix alone lowered its language: no gain to keep
     assert retained_gain(None, 0.5, 0.9, 0.05) is None
 
     def cell(n, variant, seed, **lpr):

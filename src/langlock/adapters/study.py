@@ -26,7 +26,7 @@ Seeds: ``curve_seeds`` run every N (the interference curve); ``seeds`` run N = k
 every rank or at ``headline_ranks``.
 Each fix's *retained gain* in a cell is (its language's ``gain_metric`` there − the base's) / (the same under
 ``routed-oracle`` at N = k, i.e. the fix alone on its own language − the base's); undefined when the fix alone
-moved the metric by less than ``min_gain``.
+raised the metric by less than ``min_gain`` (a fix that lowered it has no gain to keep).
 
 Layout of OUT (every step resumes; a cell whose ``cell.json`` exists is never redone):
 

@@ -23,8 +23,9 @@ _RAW = ("nll_drift_en", "nll_drift_target", "kl_en")
 
 def retained_gain(value: float | None, base: float | None, alone: float | None, min_gain: float) -> float | None:
     """(value − base) / (alone − base): the share of a fix's own gain kept in a combination; None when a value is
-    missing or the fix alone moved the metric by less than `min_gain` (no gain to keep)."""
-    if value is None or base is None or alone is None or abs(alone - base) < min_gain:
+    missing or the fix alone raised the metric by less than `min_gain` (no gain to keep: a fix that lowered its
+    language has no gain whose share means anything, since a worse combination would then "retain" more)."""
+    if value is None or base is None or alone is None or alone - base < min_gain:
         return None
     return (value - base) / (alone - base)
 
@@ -125,7 +126,7 @@ def render_markdown(cfg, cells: list[dict], gains: dict, curve: dict) -> str:
     k, metric = cfg.k, cfg.gain_metric
     lines = [f"# langlock adapters study: {cfg.model}, {', '.join(cfg.languages)}, ranks {cfg.ranks}", "",
              f"{len(cells)} cells; fixes: {cfg.method}; curve seeds {cfg.curve_seeds}, headline seeds {cfg.seeds}; "
-             f"retained gain on {COLUMNS.get(metric, metric)} (undefined where the fix alone moved it by less "
+             f"retained gain on {COLUMNS.get(metric, metric)} (undefined where the fix alone raised it by less "
              f"than {100 * cfg.min_gain:.0f} points). Rates in %.", "",
              f"## Headline: all {k} languages", "", *headline(cells, gains, k, cfg.languages, metric), "",
              "## Interference: mean retained gain as N grows", ""]
@@ -139,13 +140,13 @@ def render_markdown(cfg, cells: list[dict], gains: dict, curve: dict) -> str:
     routed = [c for c in cells if c.get("routing")]
     if routed:
         lines += ["", "## Routing: which adapter answered each prompt", "",
-                  "| cell | route | prompts | adapter accuracy | misrouted (true -> chosen) |", "|---|---|---|---|---|"]
+                  "| cell | route | prompts | adapter accuracy | language accuracy | language read wrong (true -> read) |",
+                  "|---|---|---|---|---|---|"]
         for c in routed:
             r = c["routing"]
             wrong = ", ".join(f"{k} ×{v}" for k, v in sorted(r.get("misrouted", {}).items())) or "none"
-            acc = r.get("adapter_accuracy")
-            lines.append(f"| {c['name']} | {r.get('route')} | {r.get('n')} | "
-                         f"{'–' if acc is None else f'{100 * acc:.1f}'} | {wrong} |")
+            acc = ["–" if r.get(k) is None else f"{100 * r[k]:.1f}" for k in ("adapter_accuracy", "language_accuracy")]
+            lines.append(f"| {c['name']} | {r.get('route')} | {r.get('n')} | {acc[0]} | {acc[1]} | {wrong} |")
     lines += ["", "## Every cell", "",
               "| cell | language | params | " + " | ".join(COLUMNS.values()) + " | retained gain |",
               "|" + "---|" * (4 + len(COLUMNS))]
