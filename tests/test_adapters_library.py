@@ -157,6 +157,35 @@ def test_linear_merge_of_one_adapter_at_weight_one_reproduces_it(tmp_path, world
         torch.testing.assert_close(merged[k], ko[k], rtol=1e-6, atol=1e-7)
 
 
+def test_linear_merge_of_two_adapters_holds_cross_terms_and_warns(tmp_path, world, capsys):
+    """PEFT's linear merge sums A's and B's separately: the update is (Σ√(wᵢsᵢ)Bᵢ)(Σ√(wⱼsⱼ)Aⱼ), computed here from
+    the source tensors; full weights print a warning, the default 1/N weights do not."""
+    import torch
+    from safetensors.torch import load_file
+
+    lib = _lib(tmp_path, world)
+
+    def raw(name):
+        d = lib / "adapters" / name
+        cfg = json.loads((d / "adapter_config.json").read_text())
+        return load_file(str(d / "adapter_model.safetensors")), cfg["lora_alpha"] / cfg["r"]
+
+    assert main(["adapters", "merge", str(lib), "--sources", "ko,ja", "--method", "linear", "--weights", "1,1",
+                 "--name", "kj-lin"]) == 0
+    assert "cross terms" in capsys.readouterr().err
+    (ko, s_ko), (ja, s_ja) = raw("ko"), raw("ja")
+    merged = _delta(lib / "adapters" / "kj-lin")
+    for k in merged:
+        a, b = f"{k}.lora_A.weight", f"{k}.lora_B.weight"
+        big_b = s_ko ** 0.5 * ko[b].double() + s_ja ** 0.5 * ja[b].double()
+        big_a = s_ko ** 0.5 * ko[a].double() + s_ja ** 0.5 * ja[a].double()
+        torch.testing.assert_close(merged[k], big_b @ big_a, rtol=1e-5, atol=1e-6)
+        apart = s_ko * ko[b].double() @ ko[a].double() + s_ja * ja[b].double() @ ja[a].double()
+        assert not torch.allclose(merged[k], apart)  # not the sum of the two updates
+    assert main(["adapters", "merge", str(lib), "--sources", "ko,ja", "--method", "linear", "--name", "kj-half"]) == 0
+    assert "cross terms" not in capsys.readouterr().err
+
+
 def test_merge_input_errors(tmp_path, world, capsys):
     lib = _lib(tmp_path, world)
     assert main(["adapters", "merge", str(lib), "--sources", "ko,ja", "--method", "ties", "--weights", "1",

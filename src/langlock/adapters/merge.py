@@ -5,7 +5,8 @@ No adapter arithmetic here: PEFT computes the merge (`linear`, `cat`, `ties`, `d
 (`linear`, `ties`, `dare_*` and `magnitude_prune` need equal ranks and target modules; `cat` adds the ranks),
 saves the result and registers it in the library with its recipe (``merge``: method, sources, weights,
 options) and the union of the sources' languages. PEFT gives the merged adapter ``lora_alpha = r`` (scaling 1),
-so its update is ``B·A`` itself: for ``cat``, ``Σ wᵢ·sᵢ·Bᵢ·Aᵢ`` with ``sᵢ`` each source's scaling.
+so its update is ``B·A`` itself: for ``cat``, ``Σ wᵢ·sᵢ·Bᵢ·Aᵢ`` with ``sᵢ`` each source's scaling; for ``linear``,
+``(Σ √(wᵢsᵢ)·Bᵢ)(Σ √(wⱼsⱼ)·Aⱼ)``, cross terms included (a warning names them when the weights sum above 1).
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ def merge_adapters(lib: AdapterLibrary, sources: list[str], method: str, name: s
         raise UsageError(f"--density applies to {', '.join(_DENSITY)} only")
     if majority_sign_method not in ("total", "frequency"):
         raise UsageError("majority sign method must be 'total' or 'frequency'")
+    if method == "linear" and len(sources) > 1 and sum(abs(w) for w in weights) > 1:
+        import sys
+
+        print(f"langlock: warning: linear sums the adapters' A and B matrices separately, so the merged update "
+              f"(Σ√wᵢBᵢ)(Σ√wⱼAⱼ) holds cross terms Bᵢ·Aⱼ between adapters; with weights summing to "
+              f"{sum(abs(w) for w in weights):g} they are large (in the adapter study this broke the model, see "
+              f"docs/adapters.md); ties or cat keep each update apart", file=sys.stderr)
 
     from transformers import AutoModelForCausalLM
 
