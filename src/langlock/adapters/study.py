@@ -359,13 +359,21 @@ def read_cell(path: Path) -> dict:
     return cell
 
 
+def _reports(eval_dir: Path) -> dict:
+    """A finished evaluation's bench results: ``confusion`` (and its folder, ``confusion_dir``), ``retention`` when
+    there is one."""
+    from ..results import read_results
+
+    names = read_results(eval_dir, kinds=("evaluation",)).get("reports") or {}
+    out = {kind: read_results(eval_dir / names[kind], kinds=("bench",)) for kind in ("confusion", "retention")
+           if kind in names}
+    return {**out, "confusion_dir": eval_dir / names["confusion"]}
+
+
 def routing_accuracy(eval_dir: Path) -> dict | None:
     """How a routed evaluation routed its prompts (`langlock bench --adapters`' ``routing`` summary): the route,
     prompts, language and adapter accuracy over every prompt, and the misrouted (true -> chosen) counts."""
-    from ..results import read_results
-
-    reports = read_results(eval_dir, kinds=("evaluation",)).get("reports") or {}
-    routing = read_results(eval_dir / reports["confusion"], kinds=("bench",)).get("routing")
+    routing = _reports(eval_dir)["confusion"].get("routing")
     if not routing:
         return None
     return {"route": routing.get("route"), **routing.get("overall", {}), "misrouted": routing.get("misrouted", {})}
@@ -376,13 +384,10 @@ def language_metrics(eval_dir: Path, langs: list[str]) -> dict[str, dict]:
     (the confusion bench of every language, the retention bench when there is one)."""
     from ..bench.log import LOG_NAME, read_log
     from ..evaluate import Metrics, confusion_metrics, retention_metrics
-    from ..results import read_results
 
-    ev = read_results(eval_dir, kinds=("evaluation",))
-    reports = ev.get("reports") or {}
-    confusion = read_results(eval_dir / reports["confusion"], kinds=("bench",))
-    rows = list(read_log(eval_dir / reports["confusion"] / LOG_NAME)[0].values())
-    retention = read_results(eval_dir / reports["retention"], kinds=("bench",)) if "retention" in reports else None
+    reports = _reports(eval_dir)
+    confusion, retention = reports["confusion"], reports.get("retention")
+    rows = list(read_log(reports["confusion_dir"] / LOG_NAME)[0].values())
     return {lang: Metrics(**confusion_metrics(lang, confusion, rows),
                           **(retention_metrics(lang, retention) if retention else {})).to_dict() for lang in langs}
 

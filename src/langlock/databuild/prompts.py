@@ -117,6 +117,18 @@ def reference_of(row: dict) -> str | None:
     return None
 
 
+def carried_fields(row: dict) -> dict:
+    """The optional fields a prompt row carries to sampling: its ``reference`` answer and its ``sample_prompt``
+    (what the model is asked when sampling, see `databuild.sample`)."""
+    out = {}
+    ref = reference_of(row)
+    if ref is not None:
+        out["reference"] = ref
+    if isinstance(row.get("sample_prompt"), str) and row["sample_prompt"].strip():
+        out["sample_prompt"] = row["sample_prompt"]
+    return out
+
+
 def filter_prompts(rows: list[dict], language: str, rules: FilterRules, source: str = "pool") -> tuple[list[dict], dict]:
     """Apply `rules` to pool rows; return (kept rows, counts of kept and of each drop reason)."""
     language = check_language(language)
@@ -143,13 +155,7 @@ def filter_prompts(rows: list[dict], language: str, rules: FilterRules, source: 
             stats["confused"] += 1
         else:
             seen.add(q)
-            out = {"id": prompt_id(q), "prompt": q, "language": language}
-            ref = reference_of(row)
-            if ref is not None:
-                out["reference"] = ref
-            if isinstance(row.get("sample_prompt"), str) and row["sample_prompt"].strip():
-                out["sample_prompt"] = row["sample_prompt"]  # what the model is asked when sampling (see sample)
-            kept.append(out)
+            kept.append({"id": prompt_id(q), "prompt": q, "language": language, **carried_fields(row)})
     stats["kept"] = len(kept)
     return kept, stats
 
@@ -186,13 +192,7 @@ def read_prompts(path: str | Path) -> list[dict]:
         lang = row.get("language")
         if lang is not None:
             lang = check_language(lang)
-        item = {"id": str(row.get("id") or prompt_id(q)), "prompt": q, "language": lang}
-        ref = reference_of(row)
-        if ref is not None:
-            item["reference"] = ref
-        if isinstance(row.get("sample_prompt"), str) and row["sample_prompt"].strip():
-            item["sample_prompt"] = row["sample_prompt"]
-        out.append(item)
+        out.append({"id": str(row.get("id") or prompt_id(q)), "prompt": q, "language": lang, **carried_fields(row)})
     ids = [r["id"] for r in out]
     if len(set(ids)) != len(ids):
         raise InputError(f"{path}: duplicate prompt ids")
