@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("torch")
 
+from _compare_data_fixtures import DATA_SETTINGS, seed_data  # noqa: E402
 from langlock.compare.config import CompareConfig  # noqa: E402
 from langlock.compare.data import build_data  # noqa: E402
 from langlock.errors import UsageError  # noqa: E402
-from test_adapters_study import DATA_SETTINGS, seed_data  # noqa: E402
 
 from _baseline_fixtures import tiny_model  # noqa: E402
 

@@ -4,45 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from _lock_fixtures import ENV, REPO, start_holder, stop  # noqa: E402
 from langlock.cli.main import build_parser, main
 from langlock.errors import UsageError
 from langlock.runlock import RunLockedError, acquire, lock_path, resolve_run_dir, run_lock
-
-REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-
-HOLDER = """
-import sys, time
-from langlock.runlock import acquire
-lock = acquire(sys.argv[1], command="holder-script")
-print("ready", flush=True)
-time.sleep(120)
-"""
-
-
-def start_holder(target: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(target)], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert line.strip() == "ready", proc.stderr.read()
-    return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
 
 
 def langlock(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
