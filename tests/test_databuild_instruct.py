@@ -10,6 +10,7 @@ import pytest
 
 from langlock.cli.main import main
 from langlock.databuild.instruct import InstructSettings, build_instruct
+from langlock.errors import UsageError
 
 ZH = ["请解释一下为什么天空是蓝色的。", "怎样才能睡得更好？", "请介绍一下长城的历史。"]
 ZH_ANSWERS = ["天空是蓝色的，因为大气中的分子更容易散射波长较短的蓝光，所以我们从各个方向都能看到蓝光。",
@@ -66,6 +67,22 @@ def test_held_out_prompts_never_become_training_rows(mini_lcb, tmp_path):
     st2 = build_instruct(InstructSettings(lcb_dir=str(mini_lcb), outputs_model="cr", holdout_langs=("ko",),
                                           holdout_sources=("dolly",)), tmp_path / "out2")
     assert st2["per_language"] == {"zh": 1}
+
+
+def test_several_teachers_give_one_row_per_model_and_prompt(mini_lcb, tmp_path):
+    import shutil
+
+    shutil.copy(mini_lcb / "outputs" / "cr.csv", mini_lcb / "outputs" / "cr2.csv")
+    one = build_instruct(InstructSettings(lcb_dir=str(mini_lcb), outputs_model="cr", holdout_langs=("ko",),
+                                          holdout_sources=()), tmp_path / "one")
+    two = build_instruct(InstructSettings(lcb_dir=str(mini_lcb), outputs_model="cr, cr2", holdout_langs=("ko",),
+                                          holdout_sources=()), tmp_path / "two")
+    rows = [json.loads(x) for x in (tmp_path / "two" / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert two["rows"] == 2 * one["rows"] and two["per_teacher"] == {"cr": one["rows"], "cr2": one["rows"]}
+    assert {r["id"].split(":")[0] for r in rows} == {"cr", "cr2"} and len({r["id"] for r in rows}) == len(rows)
+    assert two["dropped"] == {k: 2 * v for k, v in one["dropped"].items()}
+    with pytest.raises(UsageError, match="twice"):
+        build_instruct(InstructSettings(lcb_dir=str(mini_lcb), outputs_model="cr,cr"), tmp_path / "x")
 
 
 def test_instruct_bad_input_one_line_exit_2(mini_lcb, tmp_path, capsys):

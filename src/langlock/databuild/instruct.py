@@ -2,7 +2,7 @@
 built from the benchmark's own files and disjoint from every prompt a later evaluation uses.
 
 Source: a strong model's answers in the benchmark's outputs (`<lcb>/outputs/<model>.csv`, command-r-plus by
-default) to the **monolingual** test-set prompts (joined by `id` from `<lcb>/test_sets`, `quality.join`). An
+default; several models, comma-separated, give each prompt one row per model) to the **monolingual** test-set prompts (joined by `id` from `<lcb>/test_sets`, `quality.join`). An
 answer becomes an SFT row (TRL's conversational prompt-completion form) when it is in its prompt's language
 (the LCB detector) and a valid answer (`langlock.quality`'s cheap signals: no echo, loop or near-empty text),
 and is at most ``max_answer_chars`` long (a small model on a CPU budget learns from short answers).
@@ -33,7 +33,7 @@ from .jsonl import as_messages
 @dataclass(frozen=True)
 class InstructSettings:
     lcb_dir: str  #: the benchmark folder: outputs/ and test_sets/
-    outputs_model: str = "command-r-plus"  #: whose answers (outputs/<model>.csv)
+    outputs_model: str = "command-r-plus"  #: whose answers (outputs/<model>.csv); comma-separated for several
     holdout_langs: tuple[str, ...] = ("ko", "ja")
     holdout_sources: tuple[str, ...] = ("okapi",)
     max_answer_chars: int = 1200
@@ -41,7 +41,15 @@ class InstructSettings:
     max_overlap: float = 0.3
     seed: int = 0  #: order of the rows (shuffled, so a limit or an interrupted epoch mixes languages)
 
+    @property
+    def teachers(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.outputs_model.split(",") if m.strip())
+
     def check(self) -> None:
+        if not self.teachers:
+            raise UsageError("outputs_model names no model")
+        if len(set(self.teachers)) != len(self.teachers):
+            raise UsageError(f"outputs_model names a model twice: {self.outputs_model!r}")
         if self.max_answer_chars < 1:
             raise UsageError(f"max_answer_chars must be >= 1, got {self.max_answer_chars}")
         if not 0 < self.max_overlap <= 1:
@@ -76,10 +84,11 @@ def build_instruct(settings: InstructSettings, out_dir: str | Path) -> dict:
 
     settings.check()
     lcb = Path(settings.lcb_dir)
-    outputs = lcb / "outputs" / f"{settings.outputs_model}.csv"
+    outputs = [lcb / "outputs" / f"{m}.csv" for m in settings.teachers]
     tests = lcb / "test_sets"
-    if not outputs.is_file():
-        raise InputError(f"{outputs}: no such outputs file (the benchmark folder has outputs/<model>.csv)")
+    for path in outputs:
+        if not path.is_file():
+            raise InputError(f"{path}: no such outputs file (the benchmark folder has outputs/<model>.csv)")
     if not tests.is_dir():
         raise InputError(f"{tests}: no test_sets folder in {lcb}")
     held_langs, held_sources = set(settings.holdout_langs), {_source_key(s) for s in settings.holdout_sources}
@@ -93,16 +102,21 @@ def build_instruct(settings: InstructSettings, out_dir: str | Path) -> dict:
         if held_out(p.task, p.source, p.language):
             grams.update(char_ngrams(normalise(p.prompt), settings.overlap_ngram))
             n_held += 1
-    records = [r for r in read_csv(outputs) if not held_out(r.task, r.source, r.language)]
+    records, teachers = [], []
+    for model, path in zip(settings.teachers, outputs):
+        kept = [r for r in read_csv(path) if not held_out(r.task, r.source, r.language)]
+        records += kept
+        teachers += [model] * len(kept)
     if not records:
-        raise InputError(f"{outputs}: no monolingual answers outside the held-out languages and sources")
+        raise InputError(f"{settings.outputs_model}: no monolingual answers outside the held-out languages and sources")
     prompts = attach_prompts(records, tests)
     verdicts = judge_records(records, prompts)
     detectors: dict = {}
     stats: Counter = Counter()
     kept_overlap = 0.0
     rows = []
-    for rec, prompt, verdict in zip(records, prompts, verdicts):
+    several = len(settings.teachers) > 1
+    for rec, teacher, prompt, verdict in zip(records, teachers, prompts, verdicts):
         stats["answers"] += 1
         if prompt is None:
             stats["no_prompt"] += 1
@@ -122,16 +136,19 @@ def build_instruct(settings: InstructSettings, out_dir: str | Path) -> dict:
             stats["invalid"] += 1
             continue
         kept_overlap = max(kept_overlap, share)
+        row_id = f"{rec.source}/{rec.language}/{rec.id}"
         rows.append({"prompt": as_messages(prompt, "user"), "completion": as_messages(rec.completion, "assistant"),
-                     "id": f"{rec.source}/{rec.language}/{rec.id}", "language": rec.language, "source": rec.source})
+                     "id": f"{teacher}:{row_id}" if several else row_id, "language": rec.language,
+                     "source": rec.source, "teacher": teacher})
     if not rows:
-        raise InputError(f"{outputs}: no answer survived the filters ({dict(stats)})")
+        raise InputError(f"{settings.outputs_model}: no answer survived the filters ({dict(stats)})")
     random.Random(settings.seed).shuffle(rows)
     result = {"settings": {**asdict(settings), "holdout_langs": list(settings.holdout_langs),
                            "holdout_sources": list(settings.holdout_sources)},
               "rows": len(rows), "held_out_prompts": n_held, "max_overlap_kept": round(kept_overlap, 4),
               "dropped": dict(stats), "per_language": dict(sorted(Counter(r["language"] for r in rows).items())),
-              "per_source": dict(sorted(Counter(r["source"] for r in rows).items()))}
+              "per_source": dict(sorted(Counter(r["source"] for r in rows).items())),
+              "per_teacher": dict(sorted(Counter(r["teacher"] for r in rows).items()))}
     with atomic_dir(out_dir) as tmp:
         write_jsonl_atomic(tmp / "sft.jsonl", rows)
         write_json_atomic(tmp / "stats.json", result)
