@@ -63,8 +63,8 @@ def register(sub) -> None:
                                           "strong-model answers, disjoint from held-out evaluation prompts")
     i.add_argument("--lcb-dir", required=True, help="the benchmark folder (outputs/ and test_sets/)")
     i.add_argument("-o", "--output-dir", required=True)
-    i.add_argument("--outputs-model", default="command-r-plus", help="whose answers: outputs/MODEL.csv (comma-separated for several: "
-                        "one row per model and prompt)")
+    i.add_argument("--outputs-model", default="command-r-plus",
+                   help="whose answers: outputs/MODEL.csv (comma-separated for several: one row per model and prompt)")
     i.add_argument("--holdout-langs", default="ko,ja",
                    help="languages kept out entirely, for evaluation (comma-separated; default ko,ja)")
     i.add_argument("--holdout-sources", default="okapi", help="sources kept out entirely (default okapi)")

@@ -2,9 +2,9 @@
 built from the benchmark's own files and disjoint from every prompt a later evaluation uses.
 
 Source: a strong model's answers in the benchmark's outputs (`<lcb>/outputs/<model>.csv`, command-r-plus by
-default; several models, comma-separated, give each prompt one row per model) to the **monolingual** test-set prompts (joined by `id` from `<lcb>/test_sets`, `quality.join`). An
-answer becomes an SFT row (TRL's conversational prompt-completion form) when it is in its prompt's language
-(the LCB detector) and a valid answer (`langlock.quality`'s cheap signals: no echo, loop or near-empty text),
+default; several models, comma-separated, give each prompt one row per model) to the **monolingual** test-set
+prompts (joined by `id` from `<lcb>/test_sets`, `quality.join`). An answer becomes an SFT row (TRL's
+conversational prompt-completion form) when it is in its prompt's language (the LCB detector) and a valid answer (`langlock.quality`'s cheap signals: no echo, loop or near-empty text),
 and is at most ``max_answer_chars`` long (a small model on a CPU budget learns from short answers).
 
 Held out, so the subject can be evaluated on them afterwards:
@@ -108,7 +108,8 @@ def build_instruct(settings: InstructSettings, out_dir: str | Path) -> dict:
         records += kept
         teachers += [model] * len(kept)
     if not records:
-        raise InputError(f"{settings.outputs_model}: no monolingual answers outside the held-out languages and sources")
+        raise InputError(f"{settings.outputs_model}: no monolingual answers outside the held-out languages and "
+                         "sources")
     prompts = attach_prompts(records, tests)
     verdicts = judge_records(records, prompts)
     detectors: dict = {}
