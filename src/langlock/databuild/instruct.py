@@ -4,8 +4,9 @@ built from the benchmark's own files and disjoint from every prompt a later eval
 Source: a strong model's answers in the benchmark's outputs (`<lcb>/outputs/<model>.csv`, command-r-plus by
 default; several models, comma-separated, give each prompt one row per model) to the **monolingual** test-set
 prompts (joined by `id` from `<lcb>/test_sets`, `quality.join`). An answer becomes an SFT row (TRL's
-conversational prompt-completion form) when it is in its prompt's language (the LCB detector) and a valid answer (`langlock.quality`'s cheap signals: no echo, loop or near-empty text),
-and is at most ``max_answer_chars`` long (a small model on a CPU budget learns from short answers).
+conversational prompt-completion form) when it is in its prompt's language (the LCB detector), a valid answer
+(`langlock.quality`'s cheap signals: no echo, loop or near-empty text) and at most ``max_answer_chars`` long (a
+small model on a CPU budget learns from short answers).
 
 Held out, so the subject can be evaluated on them afterwards:
 
