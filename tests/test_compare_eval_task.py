@@ -83,3 +83,53 @@ def test_in_language_replay_subject_config_loads():
     cfg = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it-ko-inlang-replay.yaml")
     assert cfg.sample_in_language and cfg.replay_english == 24 and cfg.seeds == [0, 1, 2]
     assert cfg.train["max_steps"] == 12
+
+
+def test_in_language_pairs_pair_in_language_answers_with_own_answers(tmp_path, monkeypatch):
+    """in_language_pairs: each request is also sampled as written; the in-language answer (clean) is chosen and
+    the model's own English answer to the request (confused) rejected, for the request as written."""
+    import json
+
+    import langlock.databuild.sample as sample
+    from langlock.compare.data import build_data
+
+    korean = "커피를 맛있게 내리려면 신선한 원두를 곱게 갈아서 뜨거운 물을 천천히 부어 주세요. 그러면 향이 좋습니다."
+    english = "To brew good coffee, grind fresh beans finely and pour hot water over them slowly for a rich aroma."
+    seen = []
+
+    def fake_generator(settings, dtype="float32", device="cpu"):
+        def generate(prompt, n, seed):
+            seen.append(prompt)
+            hangul = any("\uac00" <= ch <= "\ud7a3" for ch in prompt)
+            return [korean if hangul else english] * n
+        return generate
+
+    monkeypatch.setattr(sample, "hf_generator", fake_generator)
+    with pytest.raises(UsageError, match="in_language_pairs"):
+        CompareConfig(model="m", language="ko", output_dir="o", in_language_pairs=True)
+    cfg = CompareConfig(model="m", language="ko", output_dir=str(tmp_path / "ko"), pool_task="crosslingual",
+                        sample_in_language=True, in_language_pairs=True, pool_rules={"banned_substrings": []},
+                        pool_limit=3, samples_per_prompt=1, pair_ignore_english=False)
+    pairs_dir = build_data(cfg)
+    assert pairs_dir.name.endswith("-inlang+own")
+    data = tmp_path / "ko" / "data"
+    prompts = [json.loads(x) for x in (data / "prompts-inlang.jsonl").read_text().splitlines()]
+    assert sorted(seen) == sorted([p["sample_prompt"] for p in prompts] + [p["prompt"] for p in prompts])
+    pairs = [json.loads(x) for x in (pairs_dir / "pairs.jsonl").read_text().splitlines()]
+    assert len(pairs) == 3
+    for pair, p in zip(pairs, prompts):
+        text = json.dumps(pair, ensure_ascii=False)
+        assert p["prompt"] in text and korean in json.dumps(pair["chosen"], ensure_ascii=False)
+        assert english in json.dumps(pair["rejected"], ensure_ascii=False)
+    # a rerun reuses every file: nothing is sampled again
+    seen.clear()
+    assert build_data(cfg) == pairs_dir and seen == []
+
+
+def test_gemma_it1200_subject_configs_load():
+    joint = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ko-joint.yaml")
+    assert joint.pooled_languages() == ["ko", "ja"] and joint.replay_english == 24
+    assert joint.methods == ["base", "sft", "joint-sft"] and joint.model == "runs/gemma3-270m-it-1200/merged"
+    h2h = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ko-head-to-head.yaml")
+    assert h2h.in_language_pairs and h2h.sample_in_language and h2h.pool_limit is None and h2h.eval_limit is None
+    assert {"dpo", "orpo", "tbpo-q", "tlpo", "site", "fewshot", "lock"} <= set(h2h.methods) and h2h.seeds == [0, 1, 2]

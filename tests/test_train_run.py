@@ -233,3 +233,15 @@ def test_subject_recipe_reads_and_its_chat_template_renders():
     full = tmpl.render(messages=msgs, bos_token="<bos>", add_generation_prompt=False)
     assert prompt == "<bos><start_of_turn>user\n안녕?<end_of_turn>\n<start_of_turn>model\n"
     assert full.startswith(prompt) and full.endswith("안녕하세요!<end_of_turn>\n")
+
+
+def test_the_1200_step_subject_is_the_recipe_trained_longer():
+    """configs/subjects/gemma3-270m-it-1200.yaml differs from the 150-step recipe only in its budget and folder."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "subjects"
+    short = yaml.safe_load((root / "gemma3-270m-it.yaml").read_text(encoding="utf-8"))
+    long = yaml.safe_load((root / "gemma3-270m-it-1200.yaml").read_text(encoding="utf-8"))
+    budget = {"max_steps", "output_dir", "save_steps", "trl_args"}
+    assert {k for k in short.keys() | long.keys() if short.get(k) != long.get(k)} == budget
+    assert long["max_steps"] == 1200 and RunConfig.from_yaml(root / "gemma3-270m-it-1200.yaml").method == "sft"

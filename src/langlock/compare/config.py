@@ -46,6 +46,10 @@ class CompareConfig:
     #: in the target language (`BenchPrompt.meta["request_in_language"]`; ko, ja) — the model's own in-language
     #: answers become targets for the cross-lingual prompt
     sample_in_language: bool = False
+    #: with ``sample_in_language``: also sample each request as written, and pair the in-language answers (chosen)
+    #: with the model's own confused answers to the request itself (rejected) — preference data for dpo, orpo,
+    #: tbpo-* on a model that answers the request in another language (``samples-inlang+own.jsonl``)
+    in_language_pairs: bool = False
     #: replay: SFT rows from this many English prompts of builtin-train answered by the base itself (its valid
     #: English answers, judged as ``pair_validity`` says) are added to the SFT data, so that a fix that learns
     #: "answer in the target language" still answers English prompts in English (0: none; SFT data only)
@@ -103,6 +107,8 @@ class CompareConfig:
             raise UsageError("pair_validity must be cheap, full or null and eval_quality cheap or full")
         if self.sample_in_language and (self.pool != "builtin-train" or self.pool_task != "crosslingual"):
             raise UsageError("sample_in_language needs pool: builtin-train and pool_task: crosslingual")
+        if self.in_language_pairs and not self.sample_in_language:
+            raise UsageError("in_language_pairs pairs the in-language samples: it needs sample_in_language: true")
         if isinstance(self.sample_shots, bool) or not isinstance(self.sample_shots, int) or self.sample_shots < 0:
             raise UsageError(f"sample_shots must be an integer >= 0, got {self.sample_shots!r}")
         if isinstance(self.replay_english, bool) or not isinstance(self.replay_english, int) or self.replay_english < 0:

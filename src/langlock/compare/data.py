@@ -3,8 +3,8 @@ optionally one task of it, or a JSONL pool) filtered by `langlock.databuild.prom
 ``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`; with ``sample_shots``
 after that many demonstrations — few-shot self-distillation, into ``samples-Nshot.jsonl``; with
 ``sample_in_language`` as the request written in the target language — in-language distillation,
-``samples-inlang.jsonl``); pairs / SFT /
-prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
+``samples-inlang.jsonl``; with ``in_language_pairs`` also as written, for the rejected side: `with_own_answers`);
+pairs / SFT / prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
 with ``pair_validity``). With ``replay_english`` the SFT rows gain the base's own valid answers to that many
 English prompts (`with_replay`, folder ``PAIRS+replayK``). Each step resumes.
 
@@ -65,6 +65,9 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
     if stats["sampled"]:
         say(f"sampled {stats['sampled']} prompt(s) x {cfg.samples_per_prompt} in {time.time() - t0:.0f} s"
             + (f" after {cfg.sample_shots} demonstrations" if shots else ""))
+    if cfg.in_language_pairs:
+        samples = with_own_answers(prompts, samples, generate, settings)
+        tag += "+own"
     pairs_dir = data / (("pairs-ief" if not cfg.pair_ignore_english else "pairs-iet")
                         + (f"-valid-{cfg.pair_validity}" if cfg.pair_validity else "") + tag)
     if not (pairs_dir / "stats.json").exists():
@@ -76,6 +79,31 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
     if cfg.replay_english:
         pairs_dir = with_replay(cfg, pairs_dir)
     return pairs_dir
+
+
+def with_own_answers(prompts: list[dict], inlang_samples: Path, generate, settings) -> Path:
+    """The in-language samples with the model's own answers to each request *as written* added to its row
+    (sampled into ``samples-own.jsonl``; the in-language answers first), in ``samples-inlang+own.jsonl``:
+    `build_pairs` then pairs a clean in-language answer (chosen) with a confused own answer (rejected)."""
+    import json
+
+    from ..databuild.sample import sample_completions
+    from ..io_utils import write_jsonl_atomic
+
+    own = inlang_samples.with_name("samples-own.jsonl")
+    as_written = [{k: v for k, v in p.items() if k != "sample_prompt"} for p in prompts]
+    stats = sample_completions(as_written, own, generate, settings)
+    if stats["sampled"]:
+        say(f"sampled {stats['sampled']} request(s) as written, for the rejected side of the in-language pairs")
+    merged = inlang_samples.with_name("samples-inlang+own.jsonl")
+    if stats["sampled"] or not merged.is_file():
+        def rows(path: Path) -> list[dict]:
+            return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+        answers = {r["id"]: r["completions"] for r in rows(own)}
+        write_jsonl_atomic(merged, [{**r, "completions": r["completions"] + answers[r["id"]]}
+                                    for r in rows(inlang_samples)])
+    return merged
 
 
 def with_replay(cfg: CompareConfig, pairs_dir: Path) -> Path:
@@ -92,7 +120,7 @@ def with_replay(cfg: CompareConfig, pairs_dir: Path) -> Path:
         return out
     english = replace(cfg, output_dir=str(Path(cfg.output_dir) / "replay-en"), pool="builtin-train",
                       pool_task="monolingual", pool_rules={}, pool_limit=cfg.replay_english, sample_shots=0,
-                      sample_in_language=False, joint_languages=[], replay_english=0)
+                      sample_in_language=False, in_language_pairs=False, joint_languages=[], replay_english=0)
     replay = build_data(english, "en")
     rows = (replay / "sft.jsonl").read_text(encoding="utf-8")
     with atomic_dir(out) as tmp:
