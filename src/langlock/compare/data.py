@@ -3,10 +3,10 @@ optionally one task of it, or a JSONL pool) filtered by `langlock.databuild.prom
 ``samples_per_prompt`` completions per prompt from the *base* model (`databuild.sample`; with ``sample_shots``
 after that many demonstrations — few-shot self-distillation, into ``samples-Nshot.jsonl``; with
 ``sample_in_language`` as the request written in the target language — in-language distillation,
-``samples-inlang.jsonl``; with ``in_language_pairs`` also as written, for the rejected side: `with_own_answers`);
-pairs / SFT / prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``, clean samples also valid answers
-with ``pair_validity``). With ``replay_english`` the SFT rows gain the base's own valid answers to that many
-English prompts (`with_replay`, folder ``PAIRS+replayK``). Each step resumes.
+``samples-inlang.jsonl``; with ``in_language_pairs`` also as written, for the rejected side:
+`with_own_answers`); pairs / SFT / prompt-only data (`databuild.pairs`, detector setting ``pair_ignore_english``,
+clean samples also valid answers with ``pair_validity``). With ``replay_english`` the SFT rows gain the base's own
+valid answers to that many English prompts (`with_replay`, folder ``PAIRS+replayK``). Each step resumes.
 
 The ``joint-*`` methods train on the pooled data of ``joint_languages`` (`joint_data`): each other language's data
 is built the same way into ``OUT/data-LANG``, and the pairs / SFT / prompt files are concatenated in
@@ -85,8 +85,7 @@ def with_own_answers(prompts: list[dict], inlang_samples: Path, generate, settin
     """The in-language samples with the model's own answers to each request *as written* added to its row
     (sampled into ``samples-own.jsonl``; the in-language answers first), in ``samples-inlang+own.jsonl``:
     `build_pairs` then pairs a clean in-language answer (chosen) with a confused own answer (rejected)."""
-    import json
-
+    from ..databuild.jsonl import read_rows
     from ..databuild.sample import sample_completions
     from ..io_utils import write_jsonl_atomic
 
@@ -96,13 +95,9 @@ def with_own_answers(prompts: list[dict], inlang_samples: Path, generate, settin
     if stats["sampled"]:
         say(f"sampled {stats['sampled']} request(s) as written, for the rejected side of the in-language pairs")
     merged = inlang_samples.with_name("samples-inlang+own.jsonl")
-    if stats["sampled"] or not merged.is_file():
-        def rows(path: Path) -> list[dict]:
-            return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-
-        answers = {r["id"]: r["completions"] for r in rows(own)}
-        write_jsonl_atomic(merged, [{**r, "completions": r["completions"] + answers[r["id"]]}
-                                    for r in rows(inlang_samples)])
+    answers = {r["id"]: r["completions"] for r in read_rows(own, "samples")}
+    write_jsonl_atomic(merged, [{**r, "completions": r["completions"] + answers[r["id"]]}
+                                for r in read_rows(inlang_samples, "samples")])
     return merged
 
 
