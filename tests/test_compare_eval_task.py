@@ -98,10 +98,10 @@ def test_in_language_pairs_pair_in_language_answers_with_own_answers(tmp_path, m
     seen = []
 
     def fake_generator(settings, dtype="float32", device="cpu"):
-        def generate(prompt, n, seed):
-            seen.append(prompt)
-            hangul = any("\uac00" <= ch <= "\ud7a3" for ch in prompt)
-            return [korean if hangul else english] * n
+        def generate(requests):
+            seen.extend(prompt for prompt, _, _ in requests)
+            return [[korean if any("\uac00" <= ch <= "\ud7a3" for ch in prompt) else english] * n
+                    for prompt, n, _ in requests]
         return generate
 
     monkeypatch.setattr(sample, "hf_generator", fake_generator)

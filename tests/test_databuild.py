@@ -80,19 +80,19 @@ class _Gen:
         self.calls = []
         self.die_after = die_after
 
-    def __call__(self, prompt, n, seed):
-        if self.die_after is not None and len(self.calls) >= self.die_after:
+    def __call__(self, requests):
+        if self.die_after is not None and len(self.calls) + len(requests) > self.die_after:
             raise KeyboardInterrupt
-        self.calls.append(prompt)
-        return [f"{prompt}#{seed % 97}#{i}" for i in range(n)]
+        self.calls += [prompt for prompt, _, _ in requests]
+        return [[f"{prompt}#{seed % 97}#{i}" for i in range(n)] for prompt, n, seed in requests]
 
 
 def test_sample_resumes_after_kill_and_torn_line(tmp_path):
     prompts = [{"id": f"p{i}", "prompt": f"질문 {i}", "language": "ko"} for i in range(5)]
     out = tmp_path / "s.jsonl"
     st = SampleSettings(model="m", n=3, seed=7)
-    with pytest.raises(KeyboardInterrupt):
-        sample_completions(prompts, out, _Gen(die_after=2), st)
+    with pytest.raises(KeyboardInterrupt):  # killed in the call after the first two prompts (two per call)
+        sample_completions(prompts, out, _Gen(die_after=3), st, prompts_per_call=2)
     assert len(load_done(out)) == 2
     with open(out, "a", encoding="utf-8") as fh:  # a write torn by a kill
         fh.write('{"id": "p2", "prompt": "질문 2", "compl')
@@ -238,9 +238,9 @@ def test_in_language_sampling_asks_the_translated_request_and_trains_the_crossli
     good = "달은 스스로 빛을 내지 않고 햇빛을 반사합니다. 지구 주위를 도는 동안 우리가 보는 밝은 부분이 달라집니다."
     asked = []
 
-    def generate(prompt, n, seed):
-        asked.append(prompt)
-        return [good, ko][:n]
+    def generate(requests):
+        asked.extend(prompt for prompt, _, _ in requests)
+        return [[good, ko][:n] for _, n, _ in requests]
 
     out = tmp_path / "s.jsonl"
     sample_completions([{"id": "m", "prompt": cross, "language": "ko", "sample_prompt": ko}], out, generate,

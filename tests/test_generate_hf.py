@@ -140,6 +140,11 @@ def test_prompt_seed_is_stable_and_distinct():
     assert 0 <= prompt_seed(123, "x") < 2**63
 
 
+def test_an_items_own_seed_replaces_the_key_seed():
+    assert PromptItem("a", "t").seed_under(3) == prompt_seed(3, "a")
+    assert PromptItem("a", "t", seed=11).seed_under(3) == 11
+
+
 def test_settings_validation():
     with pytest.raises(UsageError):
         GenerationSettings(top_p=0)

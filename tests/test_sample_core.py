@@ -22,9 +22,9 @@ class _Echo:
     def __init__(self):
         self.seeds = []
 
-    def __call__(self, prompt, n, seed):
-        self.seeds.append(seed)
-        return [f"{prompt}#{i}" for i in range(n)]
+    def __call__(self, requests):
+        self.seeds += [seed for _, _, seed in requests]
+        return [[f"{prompt}#{i}" for i in range(n)] for prompt, n, _ in requests]
 
 
 def test_seeds_are_the_cores_prompt_seed(tmp_path):
@@ -64,10 +64,13 @@ def test_hf_samples_are_the_cores_prompts_and_do_not_depend_on_n(tiny_model):
     settings = SampleSettings(model=str(tiny_model), n=3, temperature=1.0, top_p=0.9, max_new_tokens=8)
     generate = hf_generator(settings)
     seed = prompt_seed(0, "p1")
-    three = generate("날씨가 어때요?", 3, seed)
+    [three] = generate([("날씨가 어때요?", 3, seed)])
     assert len(three) == 3 and len(set(three)) > 1  # distinct samples
-    assert generate("날씨가 어때요?", 2, seed) == three[:2]  # sample i depends on (prompt seed, i) only
-    assert generate("날씨가 어때요?", 3, seed + 1) != three
+    assert generate([("날씨가 어때요?", 2, seed)]) == [three[:2]]  # sample i depends on (prompt seed, i) only
+    assert generate([("날씨가 어때요?", 3, seed + 1)]) != [three]
+    # several prompts in one call: each row under its own prompt's seed, as if sampled alone
+    other = ("안녕", 2, prompt_seed(0, "p0"))
+    assert generate([other, ("날씨가 어때요?", 3, seed)]) == [generate([other])[0], three]
     # exactly the core's completions of the prompts "#0".."#2" under the prompt's seed
     core = HFGenerator(str(tiny_model), batch_size=1)
     out = {}
@@ -86,8 +89,8 @@ def test_hf_repetition_penalty_equals_transformers_greedy(tiny_model):
 
     prompt = "hello hello hello"
     got = hf_generator(SampleSettings(model=str(tiny_model), n=1, temperature=0.0, max_new_tokens=12,
-                                      repetition_penalty=100.0))(prompt, 1, 0)[0]
-    plain = hf_generator(SampleSettings(model=str(tiny_model), n=1, temperature=0.0, max_new_tokens=12))(prompt, 1, 0)
+                                      repetition_penalty=100.0))([(prompt, 1, 0)])[0][0]
+    plain = hf_generator(SampleSettings(model=str(tiny_model), n=1, temperature=0.0, max_new_tokens=12))([(prompt, 1, 0)])[0]
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
     ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
@@ -120,7 +123,7 @@ def test_few_shot_sampling_records_its_examples_and_refuses_other_shots(tmp_path
                   lambda c: got.__setitem__(c.key, c.text))
     assert row["completions"] == [got["#0"], got["#1"]]
     zero = hf_generator(SampleSettings(model=str(tiny_model), n=2, temperature=1.0, max_new_tokens=6))
-    assert row["completions"] != zero(PROMPTS[0]["prompt"], 2, prompt_seed(0, "p0"))  # the turns change the context
+    assert row["completions"] != zero([(PROMPTS[0]["prompt"], 2, prompt_seed(0, "p0"))])[0]  # the turns change the context
     with pytest.raises(UsageError, match="other settings"):
         sample_completions(PROMPTS, out, _Echo(), SampleSettings(model=str(tiny_model), n=2, temperature=1.0,
                                                                   max_new_tokens=6))

@@ -19,8 +19,10 @@ Sampling runs on the generation core (`langlock.generate.hf`: chat template, one
 temperature / top-p sampling, its stop rule). Prompt `id` gets the seed ``s = prompt_seed(run seed, id)``
 (`generate.base.prompt_seed`, the one every generation path uses) and its N samples are the core's prompts
 ``#0`` … ``#N-1`` under run seed ``s``, i.e. sample i is drawn with ``prompt_seed(s, "#i")``: a resumed run
-produces exactly what an uninterrupted one would, whatever the batching. Full texts are always kept (no early
-stop at the confusion point): the pairs and SFT data need whole answers.
+produces exactly what an uninterrupted one would, whatever the batching. The samples of several prompts share
+one batch of the core (``prompts_per_call`` prompts per call, each row under its own prompt's seed), and the
+rows of a call are written when it finishes. Full texts are always kept (no early stop at the confusion point):
+the pairs and SFT data need whole answers.
 
 Seeding changed when the sampler moved onto the core (before: per-prompt ``sha1`` seeds and transformers'
 sampler). The meta file records the scheme (``seeding``); a samples file written under the old one is refused
@@ -39,8 +41,13 @@ from ..errors import InputError, UsageError
 from ..generate.base import prompt_seed
 from ..io_utils import write_json_atomic
 
-#: generate(prompt_text, n, seed) -> n completion strings; `seed` is the prompt's seed (`prompt_seed(run seed, id)`)
-GenerateFn = Callable[[str, int, int], list[str]]
+#: One prompt to sample: (prompt text, n, the prompt's seed ``prompt_seed(run seed, id)``).
+SampleRequest = tuple[str, int, int]
+#: generate(requests) -> for each request its n completion strings, in order.
+GenerateFn = Callable[[list[SampleRequest]], list[list[str]]]
+
+#: Samples per call of the generator by default (prompts x N): one batch of the core.
+BATCH_ROWS = 16
 
 #: How samples are seeded, recorded in the meta file (absent in files of the earlier sha1 scheme).
 SEEDING = "generate.prompt_seed(prompt_seed(seed, id), '#i')"
@@ -123,9 +130,14 @@ def sample_completions(
     generate: GenerateFn,
     settings: SampleSettings,
     progress: Callable[[int, int], None] | None = None,
+    prompts_per_call: int | None = None,
 ) -> dict:
-    """Append one row per not-yet-sampled prompt to `out`; return counts {prompts, resumed, sampled}."""
+    """Append one row per not-yet-sampled prompt to `out`, `prompts_per_call` prompts per `generate` call
+    (default: about `BATCH_ROWS` samples per call); return counts {prompts, resumed, sampled}."""
     settings.check()
+    per_call = prompts_per_call or max(1, BATCH_ROWS // settings.n)
+    if per_call < 1:
+        raise UsageError(f"prompts_per_call must be at least 1, got {prompts_per_call}")
     out = Path(out)
     if not prompts:
         raise InputError("no prompts to sample")
@@ -157,29 +169,44 @@ def sample_completions(
     if todo:
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "a", encoding="utf-8") as fh:
-            for k, p in enumerate(todo, 1):
-                comps = generate(p.get("sample_prompt") or p["prompt"], settings.n, prompt_seed(settings.seed, p["id"]))
-                if len(comps) != settings.n or not all(isinstance(c, str) for c in comps):
-                    raise RuntimeError(f"generator returned {len(comps)} completions for prompt {p['id']}, expected {settings.n}")
-                row = {"id": p["id"], "prompt": p["prompt"], "language": p.get("language"), "completions": comps}
-                if settings.shots:
-                    row["examples"] = settings.examples()
-                if p.get("sample_prompt"):
-                    row["sample_prompt"] = p["sample_prompt"]
-                if p.get("reference") is not None:
-                    row["reference"] = p["reference"]
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            for start in range(0, len(todo), per_call):
+                chunk = todo[start:start + per_call]
+                got = generate([(p.get("sample_prompt") or p["prompt"], settings.n, prompt_seed(settings.seed, p["id"]))
+                                for p in chunk])
+                if len(got) != len(chunk):
+                    raise RuntimeError(f"generator answered {len(got)} of {len(chunk)} prompts")
+                for p, comps in zip(chunk, got):
+                    if len(comps) != settings.n or not all(isinstance(c, str) for c in comps):
+                        raise RuntimeError(f"generator returned {len(comps)} completions for prompt {p['id']}, "
+                                           f"expected {settings.n}")
+                    fh.write(json.dumps(sample_row(p, comps, settings), ensure_ascii=False) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
                 if progress:
-                    progress(len(done) + k, len(prompts))
+                    progress(len(done) + start + len(chunk), len(prompts))
     return {"prompts": len(prompts), "resumed": len(done), "sampled": len(todo)}
 
 
-def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str = "cpu") -> GenerateFn:
+def sample_row(prompt: dict, completions: list[str], settings: SampleSettings) -> dict:
+    """The samples file's row for one prompt."""
+    row = {"id": prompt["id"], "prompt": prompt["prompt"], "language": prompt.get("language"),
+           "completions": completions}
+    if settings.shots:
+        row["examples"] = settings.examples()
+    if prompt.get("sample_prompt"):
+        row["sample_prompt"] = prompt["sample_prompt"]
+    if prompt.get("reference") is not None:
+        row["reference"] = prompt["reference"]
+    return row
+
+
+def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str = "cpu",
+                 batch_size: int = BATCH_ROWS) -> GenerateFn:
     """A `GenerateFn` over the generation core (`generate.hf.HFGenerator`): chat template, the settings' in-context
-    turns (if any) then one user turn, no system prompt; the N samples of a prompt are one batch (within the core's token budget). The model is
-    loaded on the first call, so a samples file that is already complete resumes without loading it."""
+    turns (if any) then one user turn, no system prompt. The samples of all the requests of a call go to the
+    core together, in batches of at most `batch_size` rows (at least N) within its token budget, each row
+    seeded by its own prompt's seed. The model is loaded on the first call, so a samples file that is already
+    complete resumes without loading it."""
     from ..generate.base import GenerationSettings, PromptItem
     from ..generate.hf import DecodeOptions
 
@@ -189,7 +216,7 @@ def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str =
         if not state:
             from ..generate.hf import HFGenerator
 
-            gen = HFGenerator(settings.model, dtype=dtype, device=device, batch_size=settings.n)
+            gen = HFGenerator(settings.model, dtype=dtype, device=device, batch_size=max(batch_size, settings.n))
             if not gen.use_chat_template:
                 raise InputError(f"{settings.model}: the tokenizer has no chat template")
             options = DecodeOptions()
@@ -201,14 +228,15 @@ def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str =
             state.update(gen=gen, options=options)
         return state["gen"], state["options"]
 
-    def generate(prompt: str, n: int, seed: int) -> list[str]:
+    def generate(requests: list[SampleRequest]) -> list[list[str]]:
         gen, options = core()
         settings_now = GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                                          top_p=settings.top_p, seed=seed)
+                                          top_p=settings.top_p, seed=settings.seed)
+        items = [PromptItem(f"{r}#{i}", prompt, shots=settings.shots, seed=prompt_seed(seed, f"#{i}"))
+                 for r, (prompt, n, seed) in enumerate(requests) for i in range(n)]
         out: dict[str, str] = {}
-        gen.generate([PromptItem(f"#{i}", prompt, shots=settings.shots) for i in range(n)], settings_now,
-                     lambda c: out.__setitem__(c.key, c.text), options)
-        return [out[f"#{i}"] for i in range(n)]
+        gen.generate(items, settings_now, lambda c: out.__setitem__(c.key, c.text), options)
+        return [[out[f"{r}#{i}"] for i in range(n)] for r, (_, n, _) in enumerate(requests)]
 
     return generate
 

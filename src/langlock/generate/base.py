@@ -57,13 +57,20 @@ class PromptItem:
     """One prompt to complete: `key` is unique within a run and stable across runs (it keys the log and the
     prompt's seed). `language` (the row's target, for per-language logits processors), `shots` (in-context
     user / assistant turns placed before the prompt) and `adapter` (the name of the LoRA adapter, among those
-    the generator loaded, that answers this row; None: the base model) are used by the `hf` backend."""
+    the generator loaded, that answers this row; None: the base model) are used by the `hf` backend. `seed`,
+    when given, is the row's sampling seed instead of ``prompt_seed(run seed, key)`` (the data sampler batches
+    the samples of many prompts, each under its own prompt's seed)."""
 
     key: str
     text: str
     language: str | None = None
     shots: tuple[dict, ...] = ()
     adapter: str | None = None
+    seed: int | None = None
+
+    def seed_under(self, run_seed: int) -> int:
+        """This row's sampling seed in a run seeded `run_seed`: its own `seed`, else ``prompt_seed(run_seed, key)``."""
+        return self.seed if self.seed is not None else prompt_seed(run_seed, self.key)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ experiment script. One of each:
 
 - prompt renderer: `generate.render.PromptRenderer` (chat template with optional in-context turns, or the
   benchmark's `Q:/A:` text for models without a template);
-- seed: `generate.base.prompt_seed(settings.seed, item.key)` per prompt;
+- seed: `generate.base.prompt_seed(settings.seed, item.key)` per prompt (or the item's own `seed`);
 - stop rule: `stop_token_ids` (EOS of tokenizer and generation config, known end-of-turn tokens), and for the
   `Q:/A:` rendering the renderer's stop string ``"\nQ:"``, before which the answer is cut;
 - batcher: `generate.base.length_batches` (length-bucketed within `batch_size` and `max_batch_tokens`,
@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .base import Completion, GenerationSettings, Generator, PromptItem, length_batches, prompt_seed
+from .base import Completion, GenerationSettings, Generator, PromptItem, length_batches
 from .render import PromptRenderer
 
 #: End-of-turn markers of common chat templates; those present in the vocabulary stop generation.
@@ -265,7 +265,7 @@ class HFGenerator(Generator):
             else:
                 procs.append(RowProcessors(rows))
         if options.num_beams == 1:
-            gens = [torch.Generator().manual_seed(prompt_seed(settings.seed, p.key)) for p, _ in batch]
+            gens = [torch.Generator().manual_seed(p.seed_under(settings.seed)) for p, _ in batch]
             procs.append(SeededSampler(gens, settings.temperature, settings.top_p))
         return procs
 

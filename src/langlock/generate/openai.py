@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ..errors import UsageError
-from .base import Completion, GenerationError, GenerationSettings, Generator, PromptItem, prompt_seed
+from .base import Completion, GenerationError, GenerationSettings, Generator, PromptItem
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -67,7 +67,7 @@ class OpenAIGenerator(Generator):
             messages.insert(0, {"role": "system", "content": settings.system_prompt})
         body = {"model": self.model, "messages": messages, "max_tokens": settings.max_new_tokens,
                 "temperature": settings.temperature, "top_p": settings.top_p,
-                "seed": prompt_seed(settings.seed, prompt.key) % (2**31), "n": 1, "stream": False}
+                "seed": prompt.seed_under(settings.seed) % (2**31), "n": 1, "stream": False}
         if prompt.language in self.lock_args:
             body["vllm_xargs"] = self.lock_args[prompt.language]
         return body

@@ -8,7 +8,7 @@ One of each, shared with `hf`:
   for models without one); the rendered token ids go to the engine as they are, so both backends see the
   same input tokens;
 - stop rule: `generate.hf.stop_token_ids` (EOS + known end-of-turn tokens), passed as `stop_token_ids`;
-- seed: `prompt_seed(settings.seed, item.key)` in each request's `SamplingParams.seed` (vLLM draws each
+- seed: `prompt_seed(settings.seed, item.key)` (or the item's own `seed`) in each request's `SamplingParams.seed` (vLLM draws each
   seeded request from its own generator, so a completion does not depend on its batch);
 - the text: the completion's tokens decoded by the tokenizer exactly as `hf` does.
 
@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import InputError, UsageError
-from .base import Completion, GenerationSettings, Generator, PromptItem, prompt_seed
+from .base import Completion, GenerationSettings, Generator, PromptItem
 from .render import PromptRenderer
 
 
@@ -102,7 +102,7 @@ class VLLMGenerator(Generator):
             extra = request_args(item.language, **locks[item.language])
         return SamplingParams(
             max_tokens=settings.max_new_tokens, temperature=settings.temperature,
-            top_p=1.0 if greedy else settings.top_p, seed=prompt_seed(settings.seed, item.key),
+            top_p=1.0 if greedy else settings.top_p, seed=item.seed_under(settings.seed),
             stop_token_ids=self.stop_ids, skip_special_tokens=True, detokenize=False, extra_args=extra)
 
     def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
