@@ -180,3 +180,49 @@ def test_adapter_without_weights_or_base_is_an_input_error(tmp_path):
     (adapter / "adapter_config.json").write_text(json.dumps(cfg))
     with pytest.raises(InputError, match="does not exist"):
         load_model_and_tokenizer(adapter)
+
+
+def test_packaged_adapter_merges_once_into_its_base_and_is_reused(tmp_path, monkeypatch):
+    """A packaged test subject (`PACKAGED_ADAPTERS`) resolves to its adapter merged into its base, in a cache folder
+    named by the weights' digest; the second resolution reuses it without merging again."""
+    import torch
+
+    from langlock.models import load_model_and_tokenizer
+    from langlock.models import resolve as res
+
+    base = make_model_dir(tmp_path / "base")
+    peft_model, adapter = _tiny_adapter(tmp_path, base)
+    monkeypatch.setitem(res.PACKAGED_ADAPTERS, "tiny-it", res.PackagedAdapter(name="tiny-it", base=str(base)))
+    monkeypatch.setattr(res, "packaged_adapter_dir", lambda name: adapter)
+    cache = tmp_path / "cache"
+    path = resolve_model("tiny-it", cache)
+    assert path.parent == cache and path.name.startswith("tiny-it-") and (path / "langlock_merge.yaml").is_file()
+    ids = torch.tensor([[1, 40, 41, 42]])
+    with torch.no_grad():
+        torch.testing.assert_close(load_model_and_tokenizer("tiny-it", cache_dir=cache)[0](ids).logits,
+                                   peft_model.eval()(ids).logits, rtol=1e-4, atol=1e-5)
+    import langlock.merge.apply_adapter as merge_mod
+
+    monkeypatch.setattr(merge_mod, "apply_adapter", lambda *a, **k: pytest.fail("merged twice"))
+    assert resolve_model("TINY-IT", cache) == path
+
+
+def test_shipped_subject_adapter_matches_its_provenance():
+    """The shipped gemma3-270m-it adapter: safetensors weights whose digest is the one PROVENANCE.md records, on
+    the packaged base by short name, with the recipe's chat template."""
+    import hashlib
+
+    import yaml
+
+    from langlock.models.resolve import PACKAGED_ADAPTERS, SHORT_NAMES, packaged_adapter_dir
+
+    folder = packaged_adapter_dir("gemma3-270m-it")
+    digest = hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
+    assert f"sha256 `{digest}`" in (folder / "PROVENANCE.md").read_text(encoding="utf-8")
+    cfg = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    assert cfg["base_model_name_or_path"] == PACKAGED_ADAPTERS["gemma3-270m-it"].base in SHORT_NAMES
+    root = Path(__file__).resolve().parents[1]
+    recipe = yaml.safe_load((root / "configs/subjects/gemma3-270m-it-1200.yaml").read_text(encoding="utf-8"))
+    assert (folder / "chat_template.jinja").read_text(encoding="utf-8") == recipe["chat_template"]
+    assert (cfg["r"], cfg["lora_alpha"]) == (recipe["lora_r"], recipe["lora_alpha"])
+    assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))  # nothing pickled

@@ -1,6 +1,7 @@
 """`langlock models path NAME`: print the local Hugging Face directory of a model, for tools that want a path.
 
-NAME is a packaged short name (smollm2-135m-instruct, gemma3-270m), a .gguf file or a model directory; a GGUF
+NAME is a packaged short name (smollm2-135m-instruct, gemma3-270m, or the test subject gemma3-270m-it: a LoRA
+adapter langlock ships, merged into gemma3-270m once), a .gguf file or a model directory; a GGUF
 is converted once into the model cache ($LANGLOCK_CACHE or ~/.cache/langlock/models, or --cache-dir; the
 conversion is atomic) and the converted directory is printed. Only the path goes to stdout.
 

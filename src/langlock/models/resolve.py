@@ -50,6 +50,30 @@ SHORT_NAMES: dict[str, PackagedModel] = {
 }
 
 
+@dataclass(frozen=True)
+class PackagedAdapter:
+    """A LoRA adapter shipped inside langlock (``langlock/data/subjects/<name>``) on a packaged base model: the
+    test subjects langlock built itself (each folder's PROVENANCE.md says how). Resolved by merging it into
+    its base once (`langlock.merge.apply_adapter`) into ``<cache>/<name>-<sha256 of the weights, 12 chars>``."""
+
+    name: str
+    base: str  # a SHORT_NAMES entry
+    note: str = ""
+
+
+PACKAGED_ADAPTERS: dict[str, PackagedAdapter] = {
+    "gemma3-270m-it": PackagedAdapter(
+        name="gemma3-270m-it", base="gemma3-270m",
+        note="Gemma-3-270M instruction-tuned by langlock (configs/subjects/gemma3-270m-it-1200.yaml)",
+    ),
+}
+
+
+def known_names() -> list[str]:
+    """Every short name `resolve_model` accepts."""
+    return [*SHORT_NAMES, *PACKAGED_ADAPTERS]
+
+
 def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """The model cache: `cache_dir` if given, else `$LANGLOCK_CACHE`, else `~/.cache/langlock/models`."""
     if cache_dir:
@@ -121,6 +145,8 @@ def resolve_model(spec: str | os.PathLike, cache_dir: str | os.PathLike | None =
     key = text.lower()
     if key in SHORT_NAMES:
         return _from_gguf(packaged_gguf(key, cache_dir), cache_dir)
+    if key in PACKAGED_ADAPTERS:
+        return _from_packaged_adapter(PACKAGED_ADAPTERS[key], cache_dir)
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -133,12 +159,37 @@ def resolve_model(spec: str | os.PathLike, cache_dir: str | os.PathLike | None =
     if os.sep in text or "/" in text or text.endswith(".gguf") or text.startswith("."):
         raise InputError(
             f"model path {text} does not exist (langlock never downloads models; pass a local directory, "
-            f"a .gguf file, or one of: {', '.join(SHORT_NAMES)})"
+            f"a .gguf file, or one of: {', '.join(known_names())})"
         )
-    raise UsageError(f"unknown model short name {text!r}; known: {', '.join(SHORT_NAMES)} (or pass a path)")
+    raise UsageError(f"unknown model short name {text!r}; known: {', '.join(known_names())} (or pass a path)")
 
 
 def _from_gguf(path: Path, cache_dir: str | os.PathLike | None) -> Path:
     from .gguf import convert_gguf
 
     return convert_gguf(path, default_cache_dir(cache_dir))
+
+
+def packaged_adapter_dir(name: str) -> Path:
+    """The folder of packaged adapter `name` inside the installed langlock."""
+    from importlib import resources
+
+    return Path(str(resources.files("langlock") / "data" / "subjects" / name))
+
+
+def _from_packaged_adapter(entry: PackagedAdapter, cache_dir: str | os.PathLike | None) -> Path:
+    """The packaged adapter merged into its base, once per adapter content (the digest names the folder)."""
+    import hashlib
+
+    adapter = packaged_adapter_dir(entry.name)
+    weights = adapter / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise InputError(f"model {entry.name!r}: {weights} is missing (reinstall langlock)")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    target = default_cache_dir(cache_dir) / f"{entry.name}-{digest}"
+    if (target / "config.json").is_file():
+        return target
+    from ..merge.apply_adapter import apply_adapter
+
+    log.info("merging the packaged adapter %s into %s (once) -> %s", entry.name, entry.base, target)
+    return apply_adapter(resolve_model(entry.base, cache_dir), adapter, target, dtype="auto")
