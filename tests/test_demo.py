@@ -25,7 +25,7 @@ ANSWERS = ["Gerne! Nimm frische Bohnen und heißes Wasser, dann lass den Kaffee 
 
 
 def _demo_args(model, out):
-    args = ["demo", "--model", str(model), "--limit", "1", "--langs", "de,en", "--verify-limit", "1",
+    args = ["demo", "--recipe", "de", "--model", str(model), "--limit", "1", "--langs", "de,en", "--verify-limit", "1",
             "--max-new-tokens", "6", "--batch-size", "4", "-o", str(out)]
     for kv in TINY:
         args += ["--set", kv]
@@ -110,3 +110,17 @@ def test_canned_demo_still_scores_the_sample_completions(tmp_path, capsys):
     assert main(["demo", "--canned", "-o", str(tmp_path / "c")]) == 0
     assert "first confusion points" in capsys.readouterr().out
     assert (tmp_path / "c" / "lcb" / "results.json").exists()
+
+
+def test_default_recipe_fixes_the_korean_of_the_shipped_subject():
+    """`make demo` runs recipe ko: the shipped gemma3-270m-it subject, in-language distillation with English replay,
+    held-out builtin-confusion prompts judged by the full validity judge."""
+    from langlock.demo import RECIPES, DemoSettings, recipe
+    from langlock.models import PACKAGED_ADAPTERS
+
+    assert next(iter(RECIPES)) == "ko"
+    cfg = recipe(DemoSettings(output_dir="runs/x"))
+    assert cfg.model in PACKAGED_ADAPTERS and cfg.language == "ko" and cfg.methods == ["base", "sft"]
+    assert cfg.sample_in_language and cfg.replay_english > 0 and cfg.pair_validity == "full"
+    assert cfg.eval_suite == "builtin-confusion" and cfg.eval_task == "crosslingual" and cfg.eval_quality == "full"
+    assert recipe(DemoSettings(output_dir="runs/x", recipe="de")).model == "smollm2-135m-instruct"

@@ -1,18 +1,21 @@
 """The whole story on a test subject that can write the language: diagnose → fix → verify → report
 (`langlock demo`, `make demo`).
 
-The subject is SmolLM2-135M-Instruct on German (docs/subjects.md): it writes German when asked in German, but
-answers most English requests "answer in German" in English. (Its Korean, the earlier demo's target, is echoes
-and syllable noise: no method can fix what the model cannot write.)
+The default subject (recipe ``ko``, `data/demo_ko.yaml`) is ``gemma3-270m-it`` on Korean: Gemma-3-270M
+instruction-tuned by langlock (shipped as its LoRA adapter, merged once). It writes valid Korean when asked in
+Korean but answers English requests "answer in Korean" in English (docs/subjects.md). Recipe ``de``
+(`data/demo_de.yaml`) is the earlier subject, SmolLM2-135M-Instruct on German. (SmolLM2's Korean is echoes and
+syllable noise: no method can fix what the model cannot write.)
 
 1. **diagnose** the model on `builtin-confusion` (every language, the benchmark's decoding, a subset);
-2. **fix** German by rejection-sampled SFT on the model's *own* answers: the base samples answers to the
-   cross-lingual German requests of `builtin-train`; the ones in German that are also valid (no echo, loop or
-   near-empty answer) become the SFT targets of a short LoRA run. The recipe is the packaged compare config
-   `data/demo_de.yaml` (`langlock.compare`: data → train), so the fix is the project's `sft` method, nothing
-   special to the demo;
-3. **verify** base and fix identically with `langlock.compare` on held-out prompts (`builtin-confusion`'s German
-   cross-lingual prompts: other requests and phrasings than training's), `builtin-retention`,
+2. **fix** the target language by SFT on the model's *own* valid answers: ``ko`` asks each cross-lingual Korean
+   request of `builtin-train` in Korean (in-language distillation), ``de`` samples the German requests as they
+   are; the answers in the language that are also valid (no echo, loop, near-empty answer or word salad) become
+   the SFT targets of a short LoRA run, with the model's own English answers to English prompts replayed (``ko``).
+   The recipe is a packaged compare config (`langlock.compare`: data → train), so the fix is the project's
+   `sft` method, nothing special to the demo;
+3. **verify** base and fix identically with `langlock.compare` on held-out prompts (`builtin-confusion`'s
+   cross-lingual prompts of the language: other requests and phrasings than training's), `builtin-retention`,
    multiple-choice accuracy and NLL drift on genuine text (the base scored once), and KL to the base;
 4. **report**: one HTML page (the same prompts' answers side by side, before and after), the before/after table
    and one line ``RESULT cpr_before=… cpr_after=… vr_before=… vr_after=… nll_drift_en=…``: cross-lingual clean
@@ -32,7 +35,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-RECIPE = "demo_de.yaml"
+#: the packaged recipes (compare configs), by name; the first is the default
+RECIPES = {"ko": "demo_ko.yaml", "de": "demo_de.yaml"}
 #: (metric key in langlock.compare, column header, scale, digits); {lang} is the target language
 TABLE = (
     ("cpr_cross", "{lang} CPR x", 100, 1),
@@ -52,13 +56,14 @@ LABELS = {"base": "before (base)", "lock": "LanguageLock", "sft": "SFT (LoRA)", 
 @dataclass
 class DemoSettings:
     output_dir: str = "runs/demo"
+    recipe: str = "ko"  # a RECIPES name
     model: str | None = None  # None: the recipe's
     limit: int = 2  # diagnose: prompts per task and language
     langs: str | None = None  # diagnose languages (None: the suite's ten)
     verify_limit: int | None = None  # verify: held-out prompts per task and language (None: the recipe's)
     overrides: list[str] = field(default_factory=list)  # KEY=VALUE for the recipe (a CompareConfig)
     batch_size: int = 16
-    threads: int | None = 1  # torch CPU threads for every stage (None: torch's default)
+    threads: int | None = None  # torch CPU threads for every stage (None: torch's default)
     cache_dir: str | None = None
     seed: int = 0
     max_new_tokens: int = 100
@@ -81,7 +86,9 @@ def recipe(s: DemoSettings):
     from .config_io import apply_overrides, read_yaml
     from .errors import UsageError
 
-    with resources.as_file(resources.files("langlock") / "data" / RECIPE) as path:
+    if s.recipe not in RECIPES:
+        raise UsageError(f"unknown demo recipe {s.recipe!r}; choose from {', '.join(RECIPES)}")
+    with resources.as_file(resources.files("langlock") / "data" / RECIPES[s.recipe]) as path:
         data = read_yaml(path)
     data.update(output_dir=str(Path(s.output_dir) / "verify"), seeds=[s.seed], batch_size=s.batch_size,
                 threads=s.threads, eval_max_new_tokens=s.max_new_tokens)
@@ -256,7 +263,7 @@ def run_demo(s: DemoSettings, out=sys.stdout) -> int:
     return 0
 
 
-__all__ = ["DemoSettings", "before_after_table", "result_line", "run_demo"]
+__all__ = ["RECIPES", "DemoSettings", "before_after_table", "result_line", "run_demo"]
 
 
 def run_canned(output_dir: str) -> int:
