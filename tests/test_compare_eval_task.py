@@ -133,3 +133,40 @@ def test_gemma_it1200_subject_configs_load():
     h2h = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ko-head-to-head.yaml")
     assert h2h.in_language_pairs and h2h.sample_in_language and h2h.pool_limit is None and h2h.eval_limit is None
     assert {"dpo", "orpo", "tbpo-q", "tlpo", "site", "fewshot", "lock"} <= set(h2h.methods) and h2h.seeds == [0, 1, 2]
+
+
+def test_answer_prefixes_prime_the_target_languages_samples_only(tmp_path, monkeypatch):
+    """sample_answer_prefixes: the target language's samples are primed with its openers (a ``-primed`` data
+    folder); the English replay is sampled unprimed; bad values and the clash with in_language_pairs are usage
+    errors."""
+    import json
+
+    import langlock.databuild.sample as sample
+    from langlock.compare.data import build_data
+
+    seen = []
+
+    def fake_generator(settings, dtype="float32", device="cpu"):
+        def generate(requests):
+            seen.append(settings.answer_prefixes)
+            return [[settings.prefix(seed, i) + " 커피는 신선한 원두를 곱게 갈아 뜨거운 물로 천천히 내리면 향이 좋아요."
+                     if settings.answer_prefixes else "Brew fresh coffee slowly with hot water for a rich aroma."
+                     for i in range(n)] for _, n, seed in requests]
+        return generate
+
+    monkeypatch.setattr(sample, "hf_generator", fake_generator)
+    for bad in ({"ko": []}, {"ko": "좋아요"}, {"xx": ["a"]}, ["좋아요"]):
+        with pytest.raises(UsageError):
+            CompareConfig(model="m", language="ko", output_dir="o", sample_answer_prefixes=bad)
+    with pytest.raises(UsageError, match="one of the two"):
+        CompareConfig(model="m", language="ko", output_dir="o", pool_task="crosslingual", sample_in_language=True,
+                      in_language_pairs=True, sample_answer_prefixes={"ko": ["좋아요."]})
+    cfg = CompareConfig(model="m", language="ko", output_dir=str(tmp_path / "ko"), pool_task="crosslingual",
+                        pool_rules={"banned_substrings": []}, pool_limit=2, samples_per_prompt=1,
+                        pair_ignore_english=False, sample_answer_prefixes={"ko": ["좋은 질문이에요."]},
+                        replay_english=2)
+    pairs_dir = build_data(cfg)
+    assert "-primed" in pairs_dir.name and pairs_dir.name.endswith("+replay2")
+    assert seen == [("좋은 질문이에요.",), ()]  # the Korean data primed, the English replay not
+    sft = [json.loads(x) for x in (pairs_dir / "sft.jsonl").read_text().splitlines()]
+    assert [r["completion"][0]["content"].startswith("좋은 질문이에요.") for r in sft if r["language"] == "ko"] == [True] * 2

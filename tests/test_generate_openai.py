@@ -110,6 +110,16 @@ def test_success_concurrency_limit_payload_and_key(server, monkeypatch):
     assert len({b["seed"] for b in stub.bodies}) == len(PROMPTS)  # per-prompt seeds
 
 
+def test_an_answer_prefix_is_refused_before_any_request(server):
+    from langlock.errors import UsageError
+
+    stub = Stub()
+    gen = OpenAIGenerator(server(stub), "m", concurrency=1)
+    with pytest.raises(UsageError, match="local backend"):
+        gen.generate([PromptItem("k", "hi", prefix="Hallo")], GenerationSettings(), lambda c: None)
+    assert stub.requests == 0
+
+
 def test_transient_errors_are_retried(server):
     stub = Stub(fail_first=2)
     gen = OpenAIGenerator(server(stub), "m", concurrency=4, max_retries=3, backoff=0.01)

@@ -129,3 +129,44 @@ def test_few_shot_sampling_records_its_examples_and_refuses_other_shots(tmp_path
                                                                   max_new_tokens=6))
     with pytest.raises(UsageError, match="alternating"):
         SampleSettings(model="m", shots=({"role": "assistant", "content": "x"},)).check()
+
+
+def test_answer_prefixes_start_each_sample_and_the_model_continues_them(tmp_path, tiny_model):
+    """Prefix-primed sampling: sample i of a prompt starts with the opener its seed picks, followed by the core's
+    continuation of the prompt rendered with that opener; the meta file records the openers, and a file sampled
+    with other openers is not resumed."""
+    from langlock.generate import GenerationSettings, PromptItem
+    from langlock.generate.hf import HFGenerator
+
+    openers = ("Gerne:", "Also,")
+    settings = SampleSettings(model=str(tiny_model), n=3, temperature=1.0, max_new_tokens=6, answer_prefixes=openers)
+    seed = prompt_seed(0, "p0")
+    [samples] = hf_generator(settings)([(PROMPTS[0]["prompt"], 3, seed)])
+    picked = [settings.prefix(seed, i) for i in range(3)]
+    assert all(p in openers for p in picked) and all(s.startswith(p) for s, p in zip(samples, picked))
+    core, got = HFGenerator(str(tiny_model), batch_size=1), {}
+    core.generate([PromptItem(f"#{i}", PROMPTS[0]["prompt"], prefix=picked[i], seed=prompt_seed(seed, f"#{i}"))
+                   for i in range(3)], GenerationSettings(max_new_tokens=6, temperature=1.0, top_p=1.0),
+                  lambda c: got.__setitem__(c.key, c.text))
+    assert samples == [picked[i] + got[f"#{i}"] for i in range(3)]
+    out = tmp_path / "s.jsonl"
+    sample_completions(PROMPTS[:1], out, _Echo(), settings)
+    assert json.loads(meta_path(out).read_text(encoding="utf-8"))["answer_prefixes"] == list(openers)
+    assert sample_completions(PROMPTS[:1], out, _Echo(), settings)["sampled"] == 0  # resumes with the same openers
+    with pytest.raises(UsageError, match="other settings"):
+        sample_completions(PROMPTS, out, _Echo(), SampleSettings(model=str(tiny_model), n=3, temperature=1.0,
+                                                                  max_new_tokens=6, answer_prefixes=("Ja:",)))
+    with pytest.raises(UsageError, match="non-empty strings"):
+        SampleSettings(model="m", answer_prefixes=(" ",)).check()
+
+
+def test_renderer_places_the_answer_prefix_after_the_generation_prompt(tiny_model):
+    from transformers import AutoTokenizer
+
+    from langlock.generate.render import PromptRenderer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    chat = PromptRenderer("chat")
+    assert chat.text(tok, "hi", prefix="Hallo") == chat.text(tok, "hi") + "Hallo"
+    assert PromptRenderer("qa").text(tok, "hi", prefix="Hallo") == "Q: hi\nA: Hallo"
+    assert PromptRenderer("qa").text(tok, "hi") == "Q: hi\nA:"

@@ -50,6 +50,11 @@ class CompareConfig:
     #: with the model's own confused answers to the request itself (rejected) — preference data for dpo, orpo,
     #: tbpo-* on a model that answers the request in another language (``samples-inlang+own.jsonl``)
     in_language_pairs: bool = False
+    #: prefix-primed sampling: language -> answer openers written in that language (e.g. {ko: ["좋은 질문이에요.
+    #: 먼저,"]}); each sample of that language's data starts with one of them and the model continues it, so a
+    #: model that answers the request in another language is started in the right one while it reads the request
+    #: itself (`databuild.sample.SampleSettings.answer_prefixes`); the targets keep the opener
+    sample_answer_prefixes: dict = field(default_factory=dict)
     #: replay: SFT rows from this many English prompts of builtin-train answered by the base itself (its valid
     #: English answers, judged as ``pair_validity`` says) are added to the SFT data, so that a fix that learns
     #: "answer in the target language" still answers English prompts in English (0: none; SFT data only)
@@ -109,6 +114,18 @@ class CompareConfig:
             raise UsageError("sample_in_language needs pool: builtin-train and pool_task: crosslingual")
         if self.in_language_pairs and not self.sample_in_language:
             raise UsageError("in_language_pairs pairs the in-language samples: it needs sample_in_language: true")
+        if not isinstance(self.sample_answer_prefixes, dict):
+            raise UsageError("sample_answer_prefixes maps a language to a list of answer openers")
+        prefixes = {}
+        for lang, openers in self.sample_answer_prefixes.items():
+            if (not isinstance(openers, list) or not openers
+                    or not all(isinstance(x, str) and x.strip() for x in openers)):
+                raise UsageError(f"sample_answer_prefixes.{lang}: a non-empty list of non-empty strings is expected")
+            prefixes[check_language(lang)] = openers
+        self.sample_answer_prefixes = prefixes
+        if self.in_language_pairs and self.language in prefixes:
+            raise UsageError("in_language_pairs samples the requests as written for the rejected side; with "
+                             "sample_answer_prefixes those would be primed too: use one of the two")
         if isinstance(self.sample_shots, bool) or not isinstance(self.sample_shots, int) or self.sample_shots < 0:
             raise UsageError(f"sample_shots must be an integer >= 0, got {self.sample_shots!r}")
         if isinstance(self.replay_english, bool) or not isinstance(self.replay_english, int) or self.replay_english < 0:

@@ -55,9 +55,12 @@ def build_data(cfg: CompareConfig, language: str | None = None) -> Path:
         build_prompts(pool, language, prompts_file, rules, limit=cfg.pool_limit)
     prompts = read_prompts(prompts_file)
     shots = demonstration_turns(language, cfg.sample_shots)
+    prefixes = tuple(cfg.sample_answer_prefixes.get(language, ()))
     settings = SampleSettings(model=str(cfg.model), n=cfg.samples_per_prompt, temperature=cfg.sample_temperature,
-                              max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed, shots=shots)
-    tag = (f"-{cfg.sample_shots}shot" if cfg.sample_shots else "") + ("-inlang" if cfg.sample_in_language else "")
+                              max_new_tokens=cfg.sample_max_new_tokens, seed=cfg.data_seed, shots=shots,
+                              answer_prefixes=prefixes)
+    tag = ((f"-{cfg.sample_shots}shot" if cfg.sample_shots else "") + ("-inlang" if cfg.sample_in_language else "")
+           + ("-primed" if prefixes else ""))
     samples = data / f"samples{tag}.jsonl"
     t0 = time.time()
     generate = hf_generator(settings, dtype=cfg.dtype, device=cfg.device)  # loads the model only when needed

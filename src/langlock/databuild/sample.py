@@ -15,6 +15,10 @@ A prompt row with ``sample_prompt`` is sampled as that text instead of its ``pro
 distillation*: a cross-lingual request is sampled as the same request written in the target language, so an
 answer in that language becomes the training target for the cross-lingual prompt. The row records it.
 
+With ``answer_prefixes`` every sample starts with one of those openers (written in the target language) and the
+model continues it — *prefix-primed sampling*: a model that answers an English request in English is started in
+the requested language while it reads the request itself. The completion keeps the opener.
+
 Sampling runs on the generation core (`langlock.generate.hf`: chat template, one user turn, seeded
 temperature / top-p sampling, its stop rule). Prompt `id` gets the seed ``s = prompt_seed(run seed, id)``
 (`generate.base.prompt_seed`, the one every generation path uses) and its N samples are the core's prompts
@@ -64,6 +68,9 @@ class SampleSettings:
     seed: int = 0
     #: in-context user / assistant turns placed before every prompt (none: zero-shot)
     shots: tuple = ()
+    #: answer openers: each sample starts with one of them (``prompt_seed(prompt seed, "#i")`` picks it) and the
+    #: model continues it; the completion keeps the opener (none: the model starts the answer)
+    answer_prefixes: tuple = ()
     seeding: str = field(default=SEEDING, init=False)  # recorded in the meta file; not a setting
 
     def check(self) -> None:
@@ -79,6 +86,8 @@ class SampleSettings:
         if roles != ["user", "assistant"] * (len(roles) // 2) or not all(
                 isinstance(t.get("content"), str) for t in self.shots):
             raise UsageError("shots must be alternating user / assistant turns with text content")
+        if not all(isinstance(x, str) and x.strip() for x in self.answer_prefixes):
+            raise UsageError("answer prefixes must be non-empty strings")
 
     def examples(self) -> list[str]:
         """The answers of the in-context examples (what a sample must not copy)."""
@@ -86,7 +95,13 @@ class SampleSettings:
 
     def meta(self) -> dict:
         """The settings as JSON data (the meta file's content)."""
-        return {**asdict(self), "shots": [dict(t) for t in self.shots]}
+        return {**asdict(self), "shots": [dict(t) for t in self.shots], "answer_prefixes": list(self.answer_prefixes)}
+
+    def prefix(self, seed: int, i: int) -> str:
+        """The opener of sample `i` of the prompt seeded `seed` ("" without answer prefixes)."""
+        if not self.answer_prefixes:
+            return ""
+        return self.answer_prefixes[prompt_seed(seed, f"#{i}") % len(self.answer_prefixes)]
 
 
 def meta_path(out: Path) -> Path:
@@ -147,6 +162,7 @@ def sample_completions(
     if have is not None:
         have.setdefault("seeding", None)  # files of the earlier sha1 scheme
         have.setdefault("shots", [])  # files written before few-shot sampling
+        have.setdefault("answer_prefixes", [])  # files written before answer prefixes
         if {**have, "seeding": SEEDING} != want:
             diff = ", ".join(f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items()
                              if k != "seeding" and have.get(k) != v)
@@ -232,11 +248,13 @@ def hf_generator(settings: SampleSettings, dtype: str = "float32", device: str =
         gen, options = core()
         settings_now = GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
                                           top_p=settings.top_p, seed=settings.seed)
-        items = [PromptItem(f"{r}#{i}", prompt, shots=settings.shots, seed=prompt_seed(seed, f"#{i}"))
+        items = [PromptItem(f"{r}#{i}", prompt, shots=settings.shots, seed=prompt_seed(seed, f"#{i}"),
+                            prefix=settings.prefix(seed, i))
                  for r, (prompt, n, seed) in enumerate(requests) for i in range(n)]
         out: dict[str, str] = {}
         gen.generate(items, settings_now, lambda c: out.__setitem__(c.key, c.text), options)
-        return [[out[f"{r}#{i}"] for i in range(n)] for r, (_, n, _) in enumerate(requests)]
+        # a sample is its opener (if any) and the model's continuation of it
+        return [[settings.prefix(seed, i) + out[f"{r}#{i}"] for i in range(n)] for r, (_, n, seed) in enumerate(requests)]
 
     return generate
 

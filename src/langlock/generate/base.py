@@ -59,7 +59,8 @@ class PromptItem:
     user / assistant turns placed before the prompt) and `adapter` (the name of the LoRA adapter, among those
     the generator loaded, that answers this row; None: the base model) are used by the `hf` backend. `seed`,
     when given, is the row's sampling seed instead of ``prompt_seed(run seed, key)`` (the data sampler batches
-    the samples of many prompts, each under its own prompt's seed)."""
+    the samples of many prompts, each under its own prompt's seed). `prefix` is the start of the answer: the
+    model continues it, and the completion is the continuation alone (local backends: `hf`, `vllm`)."""
 
     key: str
     text: str
@@ -67,6 +68,7 @@ class PromptItem:
     shots: tuple[dict, ...] = ()
     adapter: str | None = None
     seed: int | None = None
+    prefix: str = ""
 
     def seed_under(self, run_seed: int) -> int:
         """This row's sampling seed in a run seeded `run_seed`: its own `seed`, else ``prompt_seed(run_seed, key)``."""

@@ -234,14 +234,15 @@ class HFGenerator(Generator):
             **({"adapters": self.adapters} if self.adapters else {}),
         }
 
-    def render(self, text: str, settings: GenerationSettings, shots: Sequence[dict] = ()) -> list[int]:
-        """Token ids of one prompt (`generate.render.PromptRenderer`, the settings' system prompt)."""
-        return self.renderer.ids(self.tokenizer, text, shots, settings.system_prompt)
+    def render(self, text: str, settings: GenerationSettings, shots: Sequence[dict] = (), prefix: str = "") -> list[int]:
+        """Token ids of one prompt (`generate.render.PromptRenderer`, the settings' system prompt), then the
+        answer's `prefix` if any."""
+        return self.renderer.ids(self.tokenizer, text, shots, settings.system_prompt, prefix)
 
     def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
                  on_done: Callable[[Completion], None], options: DecodeOptions | None = None) -> None:
         options = options or DecodeOptions()
-        encoded = [(p, self.render(p.text, settings, p.shots)) for p in prompts]
+        encoded = [(p, self.render(p.text, settings, p.shots, p.prefix)) for p in prompts]
         for batch in self.batches(encoded, options.num_beams):
             for c in self.generate_batch(batch, settings, options):
                 on_done(c)

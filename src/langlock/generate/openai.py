@@ -108,6 +108,8 @@ class OpenAIGenerator(Generator):
 
     def generate(self, prompts: Sequence[PromptItem], settings: GenerationSettings,
                  on_done: Callable[[Completion], None]) -> None:
+        if any(p.prefix for p in prompts):
+            raise UsageError("answer prefixes need a local backend (hf or vllm): a chat API renders the prompt itself")
         self._stop.clear()
         pending = list(prompts)
         error: BaseException | None = None

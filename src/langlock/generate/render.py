@@ -89,13 +89,19 @@ class PromptRenderer:
                 return found
         return None
 
-    def text(self, tokenizer, prompt: str, shots: Sequence[dict] = (), system_prompt: str | None = None) -> str:
+    def text(self, tokenizer, prompt: str, shots: Sequence[dict] = (), system_prompt: str | None = None,
+             prefix: str = "") -> str:
+        """The rendered prompt, followed by `prefix` when given: the start of the answer, which the model then
+        continues (after the generation prompt for "chat", after ``A:`` and a space for "qa")."""
         if self.format == "chat":
-            return tokenizer.apply_chat_template(chat_messages(prompt, shots, system_prompt), tokenize=False,
+            text = tokenizer.apply_chat_template(chat_messages(prompt, shots, system_prompt), tokenize=False,
                                                  add_generation_prompt=True)
-        return qa_text(prompt, shots, system_prompt)
+            return text + prefix
+        return qa_text(prompt, shots, system_prompt) + (" " + prefix if prefix else "")
 
-    def ids(self, tokenizer, prompt: str, shots: Sequence[dict] = (), system_prompt: str | None = None) -> list[int]:
-        """Token ids of the rendered prompt (no special tokens added to a chat template's text)."""
-        text = self.text(tokenizer, prompt, shots, system_prompt)
+    def ids(self, tokenizer, prompt: str, shots: Sequence[dict] = (), system_prompt: str | None = None,
+            prefix: str = "") -> list[int]:
+        """Token ids of the rendered prompt (and answer prefix; no special tokens added to a chat template's
+        text)."""
+        text = self.text(tokenizer, prompt, shots, system_prompt, prefix)
         return tokenizer(text, add_special_tokens=self.format == "qa")["input_ids"]

@@ -116,8 +116,8 @@ class VLLMGenerator(Generator):
             if locks and not self.lock_loaded:
                 raise UsageError("this vLLM engine was started without LanguageLock's processor "
                                  "(pass lock_processor=True or locks=... when building it)")
-        requests = [{"prompt_token_ids": self.renderer.ids(self.tokenizer, p.text, p.shots, settings.system_prompt)}
-                    for p in prompts]
+        requests = [{"prompt_token_ids": self.renderer.ids(self.tokenizer, p.text, p.shots, settings.system_prompt,
+                                                           p.prefix)} for p in prompts]
         params = [self.sampling_params(p, settings, locks) for p in prompts]
         unknown = sorted({p.adapter for p in prompts if p.adapter and p.adapter not in self.loras})
         if unknown:

@@ -90,8 +90,7 @@ def fit_example(tokenizer, renderer, prompt: str, answer: str, k: int) -> FitExa
     (the answer tokenized together with the rendered prompt when that keeps the prompt's tokens)."""
     prompt_ids = renderer.ids(tokenizer, prompt)
     qa = renderer.format == "qa"
-    full = tokenizer(renderer.text(tokenizer, prompt) + (" " if qa else "") + answer,
-                     add_special_tokens=qa)["input_ids"]
+    full = tokenizer(renderer.text(tokenizer, prompt, prefix=answer), add_special_tokens=qa)["input_ids"]
     if full[:len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
         answer_ids = full[len(prompt_ids):]
     else:
