@@ -39,9 +39,9 @@ def test_compare_base_fewshot_site(tmp_path, monkeypatch):
     rendered: list[tuple[str, tuple]] = []
     real_render = HFGenerator.render
 
-    def spy(self, text, settings, shots=()):
+    def spy(self, text, settings, shots=(), prefix=""):
         rendered.append((text, tuple(shots)))
-        return real_render(self, text, settings, shots)
+        return real_render(self, text, settings, shots, prefix)
 
     monkeypatch.setattr(HFGenerator, "render", spy)
     cfg = _config(tmp_path, ["base", "fewshot", "site"])

@@ -115,8 +115,10 @@ def fix_method(cfg) -> str:
     return trained[0]
 
 
-def diagnose(s: DemoSettings, model_path: Path, label: str, out=sys.stdout) -> Path:
-    """Stage 1: builtin-confusion on every language; prints the table and the first confusion points."""
+def diagnose(s: DemoSettings, model_path: Path, label: str, out=None) -> Path:
+    """Stage 1: builtin-confusion on every language; prints the table and the first confusion points (to `out`,
+    default the current stdout)."""
+    out = out or sys.stdout
     from .bench.report import excerpt
     from .bench.runner import BenchConfig, run_bench
     from .generate import GenerationSettings
@@ -153,9 +155,10 @@ def diagnose(s: DemoSettings, model_path: Path, label: str, out=sys.stdout) -> P
     return run
 
 
-def fix(cfg, out=sys.stdout) -> Path:
+def fix(cfg, out=None) -> Path:
     """Stage 2: the base's own samples → valid target-language SFT data → the short LoRA run (each step resumes);
     returns the trained model directory."""
+    out = out or sys.stdout
     from .compare.data import build_data
     from .compare.train import model_for
 
@@ -215,7 +218,9 @@ def result_line(summary: dict, method: str, eval_dir: Path) -> str:
             f"nll_drift_en={'nan' if drift is None else f'{drift:.4f}'}")
 
 
-def run_demo(s: DemoSettings, out=sys.stdout) -> int:
+def run_demo(s: DemoSettings, out=None) -> int:
+    """The four stages, printing to `out` (default: the current stdout, looked up at call time)."""
+    out = out or sys.stdout
     from .compare.config import run_dir
     from .models import resolve_model
     from .report import build_report
