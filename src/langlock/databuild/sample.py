@@ -1,10 +1,11 @@
 """Step 2 of the data pipeline: N sampled completions per prompt (tlpo-and-lcb-spec §3.2), resumable.
 
 Output: JSONL, one row per prompt ``{"id", "prompt", "language", "completions": [N strings], "reference"?}``,
-appended one line at a time (flushed and fsynced), so a killed run loses at most the prompt in flight. On the
-next run the file is read back, a torn last line (no trailing newline) is cut off, and only prompts whose id is
-not yet there are sampled. The settings (model, N, temperature, top-p, max new tokens, seed) are stored next to
-it in ``OUT.meta.json``; resuming with different settings is refused rather than mixing two distributions.
+appended one line per prompt (flushed and fsynced after each call of the generator), so a killed run loses at most
+the prompts of the call in flight. On the next run the file is read back, a torn last line (no trailing newline)
+is cut off, and only prompts whose id is not yet there are sampled. The settings (model, N, temperature, top-p,
+max new tokens, seed) are stored next to it in ``OUT.meta.json``; resuming with different settings is refused
+rather than mixing two distributions.
 
 With ``shots`` (user / assistant turns, e.g. `langlock.fewshot.demonstration_turns`) every prompt is sampled after
 those in-context examples — *few-shot self-distillation*: the model's own answers under a few-shot prompt become
