@@ -150,3 +150,21 @@ def test_plan_quality_is_checked_and_older_cached_plans_read_as_cheap(model, tmp
     full = EvalPlan(target="ko", confusion=plan.confusion, decoding=plan.decoding, quality="full")
     with pytest.raises(UsageError, match="another plan"):
         evaluate(model, full, out, RUNTIME)
+
+
+def test_third_language_share_counts_answers_in_neither_the_target_nor_english():
+    """`third_lang_cross`: the cross-lingual answers of the target that went to another language (a Korean request
+    answered in Chinese is LCB "skip" and judged valid, so neither CPR nor VR shows it)."""
+    from langlock.detect.lcb import answer_language
+    from langlock.evaluate.result import third_language_share
+
+    zh = "你好！我很高兴能够与你谈谈自己的生活和学习经历。我最近开始使用一些学习软件，以便更好地学习。"
+    ko = "산에 갈 때는 물과 간식, 따뜻한 옷, 비옷, 지도와 손전등을 꼭 챙기세요. 편한 등산화도 필요합니다."
+    en = "Bring water, snacks, warm clothes, a rain jacket, a map and a torch when you hike in the mountains."
+    assert (answer_language(zh), answer_language(ko), answer_language(en), answer_language(" \n")) == (
+        "zh", "ko", "en", "unknown")
+    rows = [{"language": "ko", "task": "crosslingual", "completion": t} for t in (zh, ko, en, ko)]
+    rows.append({"language": "ko", "task": "monolingual", "completion": zh})  # not a cross-lingual answer
+    assert third_language_share("ko", rows) == 0.25
+    assert third_language_share("ko", rows, identify=lambda t: "ja") == 1.0
+    assert third_language_share("ja", rows) is None and third_language_share("en", rows) is None

@@ -42,6 +42,7 @@ TABLE = (
     ("cpr_cross", "{lang} CPR x", 100, 1),
     ("vr_cross", "{lang} VR x", 100, 1),
     ("lcb_lpr_cross", "{lang} LPR x", 100, 1),
+    ("third_lang_cross", "3rd lang x", 100, 1),
     ("retention_acc", "retention", 100, 1),
     ("mc_acc", "MC (en)", 100, 1),
     ("mc_delta", "MC chg", 100, 1),
@@ -257,7 +258,8 @@ def run_demo(s: DemoSettings, out=None) -> int:
                                  "diagnose (all languages)"])
     out.write(f"\nbefore/after on held-out prompts (target {lang}; x = the cross-lingual prompts, English requests "
               f"\"answer in {lang}\"; CPR = clean pass rate, valid and in {lang}; VR = valid "
-              "answers (no echo, loop or near-empty answer); LPR = the benchmark's line-level pass rate; retention "
+              "answers (no echo, loop or near-empty answer); LPR = the benchmark's line-level pass rate; 3rd lang = "
+              f"answers in neither {lang} nor English; retention "
               "= builtin-retention accuracy; MC = builtin-mc log-likelihood multiple-choice accuracy (English) and "
               "its change against the base paired by item; NLL chg = change of NLL per byte on genuine text "
               f"against the base (en / {lang}); KL = nats/token to the base on English prompts):\n")

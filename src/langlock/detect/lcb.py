@@ -78,6 +78,19 @@ def tokenize_line(line: str, language: str) -> list[str]:
     return line.split()
 
 
+def answer_language(text: str, lid_model: str | None = None) -> str:
+    """The language of a whole answer by the LCB detector's fastText model (lines joined; "unknown" below
+    `LID_THRESHOLD` or for an empty answer). Not part of the benchmark's metric: it names the language an answer
+    went to, e.g. a Korean request answered in Chinese, whose short lines the metric skips."""
+    joined = " ".join(normalize(text)[0].split())
+    if not joined:
+        return "unknown"
+    labels, scores = load_lid_model(str(Path(lid_model) if lid_model else default_lid_model_path())).predict(joined, k=1)
+    if not labels or not scores or float(scores[0]) <= LID_THRESHOLD:
+        return "unknown"
+    return labels[0].removeprefix("__label__")
+
+
 class LCBDetector:
     """Judge completions with the benchmark's metric for one target language."""
 

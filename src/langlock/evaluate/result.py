@@ -37,6 +37,8 @@ METRICS = {
     "mean_chars_target": ("answer length (chars)", None),  # shorter answers have fewer chances to drift
     "repetitive_target": ("repetitive answers, target language", False),  # a pass rate passes noise too
     "repetitive_en": ("repetitive answers, English", False),
+    # answers that went to neither the requested language nor English (LCB skips short CJK lines; the judge passes)
+    "third_lang_cross": ("cross-lingual answers in a third language", False),
 }
 
 
@@ -74,6 +76,7 @@ class Metrics:
     mean_chars_target: float | None = None
     repetitive_target: float | None = None
     repetitive_en: float | None = None
+    third_lang_cross: float | None = None
     n_target: int = 0
     n_english: int = 0
 
@@ -146,7 +149,20 @@ def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict
     m["n_target"], m["n_english"] = len(target_texts), len(english_texts)
     m["mean_chars_target"] = sum(len(t) for t in target_texts) / max(1, len(target_texts))
     m.update(degeneracy(target, generations))
+    m["third_lang_cross"] = third_language_share(target, generations)
     return m
+
+
+def third_language_share(target: str, generations: list[dict], identify=None) -> float | None:
+    """Share of the cross-lingual answers of `target` whose language (``identify(text)``, default
+    `detect.lcb.answer_language`: fastText on the whole answer) is neither the target nor English — confusion into
+    a third language, e.g. Korean requests answered in Chinese; None without such answers (or for English)."""
+    rows = [g for g in generations if g["language"] == target and g.get("task") == "crosslingual"]
+    if target == "en" or not rows:
+        return None
+    if identify is None:
+        from ..detect.lcb import answer_language as identify
+    return sum(identify(g["completion"]) not in (target, "en", "unknown") for g in rows) / len(rows)
 
 
 def degeneracy(target: str, generations: list[dict]) -> dict:
