@@ -78,17 +78,22 @@ def tokenize_line(line: str, language: str) -> list[str]:
     return line.split()
 
 
+def identify(model, text: str) -> tuple[str, float]:
+    """(language, probability) of one line by a fastText model; "unknown" at or below `LID_THRESHOLD`."""
+    labels, scores = model.predict(text, k=1)
+    prob = float(scores[0]) if scores else 0.0
+    label = labels[0].removeprefix("__label__") if labels else "unknown"
+    return (label if prob > LID_THRESHOLD else "unknown"), prob
+
+
 def answer_language(text: str, lid_model: str | None = None) -> str:
-    """The language of a whole answer by the LCB detector's fastText model (lines joined; "unknown" below
-    `LID_THRESHOLD` or for an empty answer). Not part of the benchmark's metric: it names the language an answer
-    went to, e.g. a Korean request answered in Chinese, whose short lines the metric skips."""
+    """The language of a whole answer by the LCB detector's fastText model (`identify` on its lines joined;
+    "unknown" for an empty answer). Not part of the benchmark's metric: it names the language an answer went to,
+    e.g. a Korean request answered in Chinese, whose short lines the metric skips."""
     joined = " ".join(normalize(text)[0].split())
     if not joined:
         return "unknown"
-    labels, scores = load_lid_model(str(Path(lid_model) if lid_model else default_lid_model_path())).predict(joined, k=1)
-    if not labels or not scores or float(scores[0]) <= LID_THRESHOLD:
-        return "unknown"
-    return labels[0].removeprefix("__label__")
+    return identify(load_lid_model(str(Path(lid_model) if lid_model else default_lid_model_path())), joined)[0]
 
 
 class LCBDetector:
@@ -119,13 +124,7 @@ class LCBDetector:
 
     def _langid(self, lines: list[str]) -> list[tuple[str, float]]:
         # One call per line: fasttext-predict's list form (multilinePredict) drops the probabilities.
-        out = []
-        for line in lines:
-            labels, scores = self._model.predict(line, k=1)
-            prob = float(scores[0]) if scores else 0.0
-            label = labels[0].removeprefix("__label__") if labels else "unknown"
-            out.append((label if prob > LID_THRESHOLD else "unknown", prob))
-        return out
+        return [identify(self._model, line) for line in lines]
 
     def detect_many(self, texts: list[str]) -> list[Detection]:
         return [self.detect(t) for t in texts]

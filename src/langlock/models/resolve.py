@@ -58,14 +58,11 @@ class PackagedAdapter:
 
     name: str
     base: str  # a SHORT_NAMES entry
-    note: str = ""
 
 
 PACKAGED_ADAPTERS: dict[str, PackagedAdapter] = {
-    "gemma3-270m-it": PackagedAdapter(
-        name="gemma3-270m-it", base="gemma3-270m",
-        note="Gemma-3-270M instruction-tuned by langlock (configs/subjects/gemma3-270m-it-1200.yaml)",
-    ),
+    # Gemma-3-270M instruction-tuned by langlock (configs/subjects/gemma3-270m-it-1200.yaml)
+    "gemma3-270m-it": PackagedAdapter(name="gemma3-270m-it", base="gemma3-270m"),
 }
 
 
