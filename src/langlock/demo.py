@@ -57,7 +57,7 @@ LABELS = {"base": "before (base)", "lock": "LanguageLock", "sft": "SFT (LoRA)", 
 @dataclass
 class DemoSettings:
     output_dir: str = "runs/demo"
-    recipe: str = "ko"  # a RECIPES name
+    recipe: str = next(iter(RECIPES))  # a RECIPES name; the first is the default
     model: str | None = None  # None: the recipe's
     limit: int = 2  # diagnose: prompts per task and language
     langs: str | None = None  # diagnose languages (None: the suite's ten)
