@@ -43,6 +43,7 @@ TABLE = (
     ("vr_cross", "{lang} VR x", 100, 1),
     ("lcb_lpr_cross", "{lang} LPR x", 100, 1),
     ("third_lang_cross", "3rd lang x", 100, 1),
+    ("on_topic_cross", "on topic x", 100, 1),
     ("retention_acc", "retention", 100, 1),
     ("mc_acc", "MC (en)", 100, 1),
     ("mc_delta", "MC chg", 100, 1),

@@ -39,6 +39,8 @@ METRICS = {
     "repetitive_en": ("repetitive answers, English", False),
     # answers that went to neither the requested language nor English (LCB skips short CJK lines; the judge passes)
     "third_lang_cross": ("cross-lingual answers in a third language", False),
+    # answers in the requested language that match their own request's topic (`quality.topic`; built-in prompts)
+    "on_topic_cross": ("cross-lingual answers in the target language and on topic", True),
 }
 
 
@@ -77,6 +79,7 @@ class Metrics:
     repetitive_target: float | None = None
     repetitive_en: float | None = None
     third_lang_cross: float | None = None
+    on_topic_cross: float | None = None
     n_target: int = 0
     n_english: int = 0
 
@@ -150,6 +153,9 @@ def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict
     m["mean_chars_target"] = sum(len(t) for t in target_texts) / max(1, len(target_texts))
     m.update(degeneracy(target, generations))
     m["third_lang_cross"] = third_language_share(target, generations)
+    from ..quality.topic import on_topic_share
+
+    m["on_topic_cross"] = on_topic_share(target, generations)
     return m
 
 
