@@ -112,15 +112,19 @@ def test_canned_demo_still_scores_the_sample_completions(tmp_path, capsys):
     assert (tmp_path / "c" / "lcb" / "results.json").exists()
 
 
-def test_default_recipe_fixes_the_korean_of_the_shipped_subject():
-    """`make demo` runs recipe ko: the shipped gemma3-270m-it subject, in-language distillation with English replay,
-    held-out builtin-confusion prompts judged by the full validity judge."""
+def test_default_recipe_fixes_the_japanese_of_the_shipped_subject():
+    """`make demo` runs recipe ja: the shipped gemma3-270m-it subject, in-language distillation with English replay,
+    held-out builtin-confusion prompts (all 30 cross-lingual ones) judged by the full validity judge; recipe ko is
+    the same fix of its Korean."""
     from langlock.demo import RECIPES, DemoSettings, recipe
     from langlock.models import PACKAGED_ADAPTERS
 
-    assert next(iter(RECIPES)) == "ko"
+    assert next(iter(RECIPES)) == "ja"
     cfg = recipe(DemoSettings(output_dir="runs/x"))
-    assert cfg.model in PACKAGED_ADAPTERS and cfg.language == "ko" and cfg.methods == ["base", "sft"]
+    assert cfg.model in PACKAGED_ADAPTERS and cfg.language == "ja" and cfg.methods == ["base", "sft"]
+    assert cfg.eval_limit == 30 and cfg.retention_langs == "en,ja"
+    ko = recipe(DemoSettings(output_dir="runs/x", recipe="ko"))
+    assert ko.language == "ko" and ko.model == cfg.model and ko.train == cfg.train
     assert cfg.sample_in_language and cfg.replay_english > 0 and cfg.pair_validity == "full"
     assert cfg.eval_suite == "builtin-confusion" and cfg.eval_task == "crosslingual" and cfg.eval_quality == "full"
     assert recipe(DemoSettings(output_dir="runs/x", recipe="de")).model == "smollm2-135m-instruct"

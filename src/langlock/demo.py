@@ -1,17 +1,20 @@
 """The whole story on a test subject that can write the language: diagnose → fix → verify → report
 (`langlock demo`, `make demo`).
 
-The default subject (recipe ``ko``, `data/demo_ko.yaml`) is ``gemma3-270m-it`` on Korean: Gemma-3-270M
-instruction-tuned by langlock (shipped as its LoRA adapter, merged once). It writes valid Korean when asked in
-Korean but answers English requests "answer in Korean" in English (docs/subjects.md). Recipe ``de``
-(`data/demo_de.yaml`) is the earlier subject, SmolLM2-135M-Instruct on German. (SmolLM2's Korean is echoes and
-syllable noise: no method can fix what the model cannot write.)
+The default subject (recipe ``ja``, `data/demo_ja.yaml`) is ``gemma3-270m-it`` on Japanese: Gemma-3-270M
+instruction-tuned by langlock (shipped as its LoRA adapter, merged once). It writes valid Japanese when asked in
+Japanese but answers English requests "answer in Japanese" in English (docs/subjects.md). Recipe ``ko``
+(`data/demo_ko.yaml`) is the same fix of the same subject's Korean: the pass rate rises as much, but read, the
+subject's Korean answers to English requests are off the question about half the time (docs/subjects.md).
+Recipe ``de`` (`data/demo_de.yaml`) is the earlier subject, SmolLM2-135M-Instruct on German. (SmolLM2's Korean
+is echoes and syllable noise: no method can fix what the model cannot write.)
 
 1. **diagnose** the model on `builtin-confusion` (every language, the benchmark's decoding, a subset);
-2. **fix** the target language by SFT on the model's *own* valid answers: ``ko`` asks each cross-lingual Korean
-   request of `builtin-train` in Korean (in-language distillation), ``de`` samples the German requests as they
-   are; the answers in the language that are also valid (no echo, loop, near-empty answer or word salad) become
-   the SFT targets of a short LoRA run, with the model's own English answers to English prompts replayed (``ko``).
+2. **fix** the target language by SFT on the model's *own* valid answers: ``ja`` and ``ko`` ask each
+   cross-lingual request of `builtin-train` in the language itself (in-language distillation), ``de`` samples the
+   German requests as they are; the answers in the language that are also valid (no echo, loop, near-empty answer
+   or word salad) become the SFT targets of a short LoRA run, with the model's own English answers to English
+   prompts replayed (``ja``, ``ko``).
    The recipe is a packaged compare config (`langlock.compare`: data → train), so the fix is the project's
    `sft` method, nothing special to the demo;
 3. **verify** base and fix identically with `langlock.compare` on held-out prompts (`builtin-confusion`'s
@@ -36,7 +39,7 @@ from importlib import resources
 from pathlib import Path
 
 #: the packaged recipes (compare configs), by name; the first is the default
-RECIPES = {"ko": "demo_ko.yaml", "de": "demo_de.yaml"}
+RECIPES = {"ja": "demo_ja.yaml", "ko": "demo_ko.yaml", "de": "demo_de.yaml"}
 #: (metric key in langlock.compare, column header, scale, digits); {lang} is the target language
 TABLE = (
     ("cpr_cross", "{lang} CPR x", 100, 1),

@@ -1,9 +1,9 @@
 """`langlock demo` (`make demo`): the whole story on a test subject that can write the language, on CPU, offline.
 
 Diagnose the model's language confusion on `builtin-confusion` (ten languages), fix the target language by SFT on
-the model's own valid answers in it (LoRA; a packaged recipe, a compare config: `--recipe ko`, the default,
-fixes the Korean of gemma3-270m-it by in-language distillation, `langlock/data/demo_ko.yaml`; `--recipe de`
-the German of SmolLM2-135M-Instruct, `demo_de.yaml`), verify base and fix on held-out prompts plus
+the model's own valid answers in it (LoRA; a packaged recipe, a compare config: `--recipe ja`, the default,
+fixes the Japanese of gemma3-270m-it by in-language distillation, `langlock/data/demo_ja.yaml`; `--recipe ko`
+the same for its Korean, `demo_ko.yaml`; `--recipe de` the German of SmolLM2-135M-Instruct, `demo_de.yaml`), verify base and fix on held-out prompts plus
 `builtin-retention`, multiple choice, NLL drift and KL, write one HTML report (the same prompts' answers side by
 side), print the before/after table and one RESULT line (`langlock.demo`). A rerun resumes where a killed one
 stopped. `--canned` only scores the project's own sample completions (seconds).
@@ -15,19 +15,20 @@ import argparse
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="diagnose, fix and verify a test subject's confusion (default: gemma3-270m-it's Korean)",
+    p = sub.add_parser("demo", help="diagnose, fix and verify a test subject's confusion (default: gemma3-270m-it's Japanese)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output-dir", default="runs/demo", help="where to write results (default: runs/demo)")
     from ..demo import RECIPES
 
     p.add_argument("--recipe", choices=list(RECIPES), default=next(iter(RECIPES)),
-                   help="the packaged recipe: ko (gemma3-270m-it's Korean, default) or de (SmolLM2's German)")
+                   help="the packaged recipe: ja (gemma3-270m-it's Japanese, default), ko (its Korean) or de "
+                        "(SmolLM2's German)")
     p.add_argument("--model", help="model (default: the recipe's)")
     p.add_argument("--limit", type=int, default=2,
                    help="diagnose: prompts per task and language from builtin-confusion (default 2 of 30)")
     p.add_argument("--langs", help="diagnose: comma-separated languages (default: the suite's ten)")
     p.add_argument("--verify-limit", type=int,
-                   help="verify: held-out prompts (default: the recipe's, 20 of the 30 cross-lingual ones)")
+                   help="verify: held-out prompts (default: the recipe's; ja: all 30 cross-lingual ones)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the demo's recipe, a compare config (repeatable), e.g. "
                         "--set 'methods=[base,dpo]' or --set 'train={max_steps: 40, lora: true}'")
