@@ -130,9 +130,19 @@ def test_gemma_it1200_subject_configs_load():
     joint = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ko-joint.yaml")
     assert joint.pooled_languages() == ["ko", "ja"] and joint.replay_english == 24
     assert joint.methods == ["base", "sft", "joint-sft"] and joint.model == "runs/gemma3-270m-it-1200/merged"
-    h2h = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ko-head-to-head.yaml")
-    assert h2h.in_language_pairs and h2h.sample_in_language and h2h.pool_limit is None and h2h.eval_limit is None
-    assert {"dpo", "orpo", "tbpo-q", "tlpo", "site", "fewshot", "lock"} <= set(h2h.methods) and h2h.seeds == [0, 1, 2]
+    # the first subject (Japanese): every method; the second (Korean): base, lock, the best baseline, TLPO
+    first = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ja-head-to-head.yaml")
+    second = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ko-head-to-head.yaml")
+    for h2h in (first, second):
+        assert h2h.in_language_pairs and h2h.sample_in_language and h2h.pool_limit is None and h2h.eval_limit is None
+        assert h2h.model == "gemma3-270m-it" and h2h.seeds == [0, 1, 2] and h2h.eval_lcb_dir
+    assert first.language == "ja" and second.language == "ko"
+    assert {"base", "dpo", "orpo", "grpo", "tbpo-q", "tlpo", "site", "fewshot", "lock", "sft"} <= set(first.methods)
+    assert {"base", "lock", "tlpo"} <= set(second.methods)
+    # the held-out half evaluates the first subject's trained models on builtin-confusion, training nothing
+    held = CompareConfig.from_yaml(ROOT / "configs/subjects/gemma-it1200-ja-head-to-head-heldout.yaml")
+    assert held.eval_suite == "builtin-confusion" and not held.needs_data() and held.methods == first.methods
+    assert all(first.output_dir in str(path) for path in held.checkpoints.values())
 
 
 def test_answer_prefixes_prime_the_target_languages_samples_only(tmp_path, monkeypatch):
