@@ -263,7 +263,8 @@ def run_demo(s: DemoSettings, out=None) -> int:
     out.write(f"\nbefore/after on held-out prompts (target {lang}; x = the cross-lingual prompts, English requests "
               f"\"answer in {lang}\"; CPR = clean pass rate, valid and in {lang}; VR = valid "
               "answers (no echo, loop or near-empty answer); LPR = the benchmark's line-level pass rate; 3rd lang = "
-              f"answers in neither {lang} nor English; retention "
+              f"answers in neither {lang} nor English; on topic = answers in {lang} closer to their own request "
+              "than to any other (a lexical lower bound, docs/quality.md); retention "
               "= builtin-retention accuracy; MC = builtin-mc log-likelihood multiple-choice accuracy (English) and "
               "its change against the base paired by item; NLL chg = change of NLL per byte on genuine text "
               f"against the base (en / {lang}); KL = nats/token to the base on English prompts):\n")
