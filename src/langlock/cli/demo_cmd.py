@@ -3,10 +3,11 @@
 Diagnose the model's language confusion on `builtin-confusion` (ten languages), fix the target language by SFT on
 the model's own valid answers in it (LoRA; a packaged recipe, a compare config: `--recipe ja`, the default,
 fixes the Japanese of gemma3-270m-it by in-language distillation, `langlock/data/demo_ja.yaml`; `--recipe ko`
-the same for its Korean, `demo_ko.yaml`; `--recipe de` the German of SmolLM2-135M-Instruct, `demo_de.yaml`), verify base and fix on held-out prompts plus
-`builtin-retention`, multiple choice, NLL drift and KL, write one HTML report (the same prompts' answers side by
-side), print the before/after table and one RESULT line (`langlock.demo`). A rerun resumes where a killed one
-stopped. `--canned` only scores the project's own sample completions (seconds).
+the same for its Korean, `demo_ko.yaml`; `--recipe de` the German of SmolLM2-135M-Instruct, `demo_de.yaml`),
+verify base and fix on held-out prompts plus `builtin-retention`, multiple choice, NLL drift and KL, write one
+HTML report (the same prompts' answers side by side), print the before/after table and one RESULT line
+(`langlock.demo`). A rerun resumes where a killed one stopped. `--canned` only scores the project's own sample
+completions (seconds).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def register(sub) -> None:
                         "--set 'methods=[base,dpo]' or --set 'train={max_steps: 40, lora: true}'")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (default 0: torch's default, every core; the recipe ko took 12.5 min on 2 "
+                   help="torch CPU threads (default 0: torch's default, every core; the recipe ja took 12.4 min on 2 "
                         "idle cores. On cores busy with other jobs use 1: there 2 threads generated several times "
                         "slower than 1)")
     p.add_argument("--cache-dir", help="converted-model cache (default: $LANGLOCK_CACHE or ~/.cache/langlock/models)")
