@@ -152,10 +152,14 @@ def confusion_metrics(target: str, bench: dict, generations: list[dict]) -> dict
     m["n_target"], m["n_english"] = len(target_texts), len(english_texts)
     m["mean_chars_target"] = sum(len(t) for t in target_texts) / max(1, len(target_texts))
     m.update(degeneracy(target, generations))
-    m["third_lang_cross"] = third_language_share(target, generations)
+    from functools import lru_cache
+
+    from ..detect.lcb import answer_language
     from ..quality.topic import on_topic_share
 
-    m["on_topic_cross"] = on_topic_share(target, generations)
+    identify = lru_cache(maxsize=None)(answer_language)  # each answer's language found once for both shares
+    m["third_lang_cross"] = third_language_share(target, generations, identify)
+    m["on_topic_cross"] = on_topic_share(target, generations, identify)
     return m
 
 
