@@ -31,7 +31,7 @@ def main() -> None:
     from langlock.generate import GenerationSettings, PromptItem
     from langlock.generate.hf import HFGenerator
     from langlock.models import resolve_model
-    from langlock.quality.topic import in_language_requests
+    from langlock.quality.topic import in_language_requests, on_topic_share
     from langlock.suites import load_suite
 
     prompts = load_suite("builtin-confusion", task="crosslingual", langs=args.lang)[: args.limit]
@@ -41,17 +41,15 @@ def main() -> None:
     texts: dict[str, str] = {}
     gen.generate(items, GenerationSettings(max_new_tokens=args.max_new_tokens, seed=args.seed),
                  lambda c: texts.__setitem__(c.key, args.opener + c.text))
-    in_lang = on_topic = 0
-    for p in prompts:
-        text = texts[p.key]
-        lang = answer_language(text)
-        matcher, own = known[p.key] if p.key in known else (None, None)
-        topic = bool(matcher and matcher.matches(text, own))
-        in_lang += lang == args.lang
-        on_topic += lang == args.lang and topic
-        print(f"[{p.id}] {lang} topic={int(topic)} {p.prompt!r}\n    {text[:300]!r}")
+    rows = [{"key": p.key, "language": p.language, "task": p.task, "completion": texts[p.key]} for p in prompts]
+    for p, row in zip(prompts, rows):
+        matcher, own = known.get(p.key, (None, None))
+        topic = bool(matcher and matcher.matches(row["completion"], own))
+        print(f"[{p.id}] {answer_language(row['completion'])} topic={int(topic)} {p.prompt!r}\n"
+              f"    {row['completion'][:300]!r}")
+    in_lang = sum(answer_language(r["completion"]) == args.lang for r in rows)
+    on_topic = round(on_topic_share(args.lang, rows) * len(rows))  # the evaluation's metric, as a count
     print(f"RESULT in_language={in_lang} on_topic={on_topic} n={len(prompts)}")
-
 
 if __name__ == "__main__":
     main()
