@@ -101,6 +101,25 @@ def test_evaluate_reads_the_bench_reports_and_caches(model, tmp_path, monkeypatc
         evaluate(model, _plan(model, locks={"ko": {"mode": "suppress"}}), out, RUNTIME)
 
 
+def test_answers_in_bfloat16_scores_in_float32_and_no_evaluation_mixes_dtypes(model, tmp_path):
+    out = tmp_path / "half"
+    half = Runtime(batch_size=4, threads=1, dtype="bfloat16", retention_dtype="float32")
+    res = evaluate(model, _plan(model), out, half)
+    bench = {name: json.loads((out / name / "results.json").read_text(encoding="utf-8"))
+             for name in ("confusion", "retention")}
+    assert bench["confusion"]["generator"]["dtype"] == "bfloat16"
+    assert bench["retention"]["generator"]["dtype"] == "float32"
+    # the retention scores compare the model with itself in float32: no drift at all, not bfloat16's rounding
+    assert res.metrics.nll_drift_en == pytest.approx(0, abs=1e-6) and res.metrics.kl_en == pytest.approx(0, abs=1e-6)
+    assert json.loads((out / "confusion" / "run.json").read_text(encoding="utf-8"))["identity"]["dtype"] == "bfloat16"
+    assert evaluate(model, _plan(model), out, half) == res
+    with pytest.raises(UsageError, match="made in"):  # a cached evaluation is not read for another dtype
+        evaluate(model, _plan(model), out, RUNTIME)
+    (out / "results.json").unlink()
+    with pytest.raises(UsageError, match="other settings"):  # nor are its answers resumed in another dtype
+        evaluate(model, _plan(model), out, RUNTIME)
+
+
 def test_a_lock_is_decoding_for_its_language_only(model, tmp_path):
     plain_out, locked_out = tmp_path / "plain", tmp_path / "locked"
     plain = evaluate(model, _plan(model, retention=False), plain_out, RUNTIME)

@@ -166,6 +166,30 @@ def test_adapter_directory_loads_merged_into_its_base(tmp_path):
     assert not torch.allclose(got, plain, atol=1e-4)  # the adapter was applied, not ignored
 
 
+def test_adapter_merges_in_float32_before_a_half_precision_cast(tmp_path):
+    """A LoRA update far below a bfloat16 step of its weights survives a bfloat16 load: merged in float32, then
+    rounded once (PEFT merging into bfloat16 weights rounds it away)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from langlock.models import load_model_and_tokenizer
+
+    base = make_model_dir(tmp_path / "base")
+    _, adapter = _tiny_adapter(tmp_path, base)
+    weights = load_file(adapter / "adapter_model.safetensors")
+    save_file({k: v * 1e-2 if "lora_B" in k else v for k, v in weights.items()},
+              adapter / "adapter_model.safetensors")  # an update of ~1e-4 of weights ~1e-2
+    half = load_model_and_tokenizer(adapter, dtype="bfloat16")[0]
+    full = load_model_and_tokenizer(adapter)[0]
+    plain = load_model_and_tokenizer(base, dtype="bfloat16")[0]
+    name = "model.layers.0.self_attn.q_proj.weight"
+    got, want = dict(half.named_parameters())[name], dict(full.named_parameters())[name]
+    assert got.dtype == torch.bfloat16
+    assert torch.equal(got, want.to(torch.bfloat16))  # float32 merge, one rounding
+    changed = (got != dict(plain.named_parameters())[name]).float().mean().item()
+    assert changed > 0.05, changed  # the update moved weights across bfloat16 steps
+
+
 def test_adapter_without_weights_or_base_is_an_input_error(tmp_path):
     from langlock.models import load_model_and_tokenizer
 

@@ -184,12 +184,14 @@ def build_generator(cfg: BenchConfig) -> Generator:
 
 def run_identity(cfg: BenchConfig, gen: Generator) -> dict:
     """What must not change between a run and its resumption. The prompt format is named only when it is not
-    the chat template (runs of chat models keep the identity they had before the format existed)."""
+    the chat template, the weights' dtype only when it is not float32 (runs keep the identity they had before
+    either was named)."""
     described = gen.describe()
-    fmt = described.get("prompt_format")
+    fmt, dtype = described.get("prompt_format"), described.get("dtype")
     return {"model": model_label(cfg), "backend": cfg.backend, "settings": cfg.settings.to_dict(),
             "chat_template_sha256": described.get("chat_template_sha256"),
             **({"prompt_format": fmt} if fmt and fmt != "chat" else {}),
+            **({"dtype": dtype} if dtype and dtype != "float32" else {}),
             **({"locks": cfg.locks} if cfg.locks else {}),
             **({"steer": steer_identity(cfg)} if cfg.steer else {}),
             **({"shots": cfg.shots} if cfg.shots else {}),

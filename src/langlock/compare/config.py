@@ -90,7 +90,10 @@ class CompareConfig:
     retention_limit: int | None = None  # items per (kind, language) of builtin-retention (None: all)
     retention_langs: str | None = None  # comma-separated languages of builtin-retention (None: all)
     batch_size: int = 8
-    dtype: str = "float32"
+    dtype: str = "float32"  # the weights in training, data sampling, steering fits and the retention scores
+    #: the weights when generating the evaluation's answers (None: ``dtype``); bfloat16 is the fast path on CPUs
+    #: with AMX / AVX512-BF16 (docs/subjects.md measures it against float32); retention stays in ``dtype``
+    eval_dtype: str | None = None
     device: str = "cpu"
     threads: int | None = 1  # torch CPU threads; 1 avoids oversubscription on a shared machine (None: torch's)
 
@@ -104,6 +107,9 @@ class CompareConfig:
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise UsageError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
+        dtypes = ("float32", "bfloat16", "float16")
+        if self.dtype not in dtypes or self.eval_dtype not in (None, *dtypes):
+            raise UsageError(f"dtype and eval_dtype must be one of {', '.join(dtypes)} (eval_dtype also null)")
         if self.pool_task not in (None, "monolingual", "crosslingual"):
             raise UsageError(f"pool_task must be monolingual or crosslingual, got {self.pool_task!r}")
         if self.pool_task and self.pool != "builtin-train":

@@ -39,7 +39,8 @@ def plan_for(cfg: CompareConfig, method: str, seed: int) -> EvalPlan:
 
 
 def runtime_for(cfg: CompareConfig) -> Runtime:
-    return Runtime(batch_size=cfg.batch_size, device=cfg.device, dtype=cfg.dtype, threads=cfg.threads)
+    return Runtime(batch_size=cfg.batch_size, device=cfg.device, dtype=cfg.eval_dtype or cfg.dtype,
+                   retention_dtype=cfg.dtype, threads=cfg.threads)
 
 
 def evaluate_run(cfg: CompareConfig, method: str, seed: int, model: str) -> dict:

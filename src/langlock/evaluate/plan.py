@@ -111,12 +111,17 @@ class EvalPlan:
 
 @dataclass(frozen=True)
 class Runtime:
-    """How the plan runs (no effect on what is measured): batching, device, dtype, threads, model cache."""
+    """How the plan runs: batching, device, dtype, threads, model cache. None of it changes what is measured
+    beyond float noise; the dtype is that noise's size (bfloat16 answers are other samples than float32 ones),
+    so an evaluation is resumed and reused only in the dtypes it was made in. ``dtype``: the weights of the
+    answers (the confusion suite); ``retention_dtype``: those of the likelihood, KL and multiple-choice scores
+    (None: ``dtype``), where float32 keeps an NLL drift of a fraction of a percent above the rounding."""
 
     batch_size: int = 8
     max_batch_tokens: int = 4096
     device: str = "cpu"
     dtype: str = "float32"
+    retention_dtype: str | None = None
     threads: int | None = None
     cache_dir: str | None = None
     progress: bool = False

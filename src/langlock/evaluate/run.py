@@ -21,7 +21,7 @@ SUITE_DIRS = {"confusion": "confusion", "retention": "retention"}
 
 
 def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtime: Runtime, label: str | None,
-                  reference: str | None):
+                  reference: str | None, dtype: str):
     from ..bench.runner import BenchConfig
 
     return BenchConfig(output_dir=str(out), model=str(model), suite=spec.suite, lcb_dir=spec.lcb_dir,
@@ -29,7 +29,7 @@ def _bench_config(model: str, plan: EvalPlan, spec: SuiteSpec, out: Path, runtim
                        locks=plan.decoding.locks, steer=list(plan.decoding.steer.values()),
                        shots=dict(plan.decoding.shots), adapters=plan.decoding.adapters, route=plan.decoding.route,
                        model_label=label, batch_size=runtime.batch_size,
-                       max_batch_tokens=runtime.max_batch_tokens, device=runtime.device, dtype=runtime.dtype,
+                       max_batch_tokens=runtime.max_batch_tokens, device=runtime.device, dtype=dtype,
                        threads=runtime.threads, cache_dir=runtime.cache_dir, progress=runtime.progress,
                        reference_model=reference, quality=plan.quality if spec is plan.confusion else "cheap")
 
@@ -46,7 +46,7 @@ def _finished(cfg) -> dict | None:
             and (res.get("locks") or {}) == cfg.locks and res.get("task") == cfg.task
             and res.get("langs") == cfg.langs and res.get("limit") == cfg.limit
             and res.get("steer") == (steer_identity(cfg) if cfg.steer else None)
-            and (res.get("shots") or {}) == cfg.shots)
+            and (res.get("shots") or {}) == cfg.shots and _same_dtype(res, cfg))
     if cfg.suite == "builtin-retention":
         kl = (res.get("retention") or {}).get("kl")
         lk = (res.get("retention") or {}).get("likelihood")  # written by a langlock with the likelihood checks
@@ -54,6 +54,24 @@ def _finished(cfg) -> dict | None:
         return res if same and (kl or {}).get("reference_model") == cfg.reference_model else None
     same = same and res.get("quality") == cfg.quality  # scored with these validity signals
     return res if same and all(name in res.get("profiles", {}) for name, _, _ in SCORINGS) else None
+
+
+def _same_dtype(res: dict, cfg) -> bool:
+    """Whether a finished bench result was generated in the weights' dtype `cfg` asks for (results written before
+    the dtype was recorded, or by another backend, were float32)."""
+    if cfg.backend != "hf" or cfg.dtype == "auto":
+        return True
+    return (res.get("generator") or {}).get("dtype", "float32") == cfg.dtype
+
+
+def _made_in(out: Path, result: EvalResult) -> dict:
+    """suite name -> the weights' dtype its answers and scores were computed in (float32 when not recorded)."""
+    made = {}
+    for name, sub in result.reports.items():
+        f = out / sub / RESULTS_NAME
+        gen = (read_results(f, kinds=("bench",)).get("generator") or {}) if f.is_file() else {}
+        made[name] = gen.get("dtype", "float32")
+    return made
 
 
 def check_steer(plan: EvalPlan) -> None:
@@ -81,27 +99,32 @@ def evaluate(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime |
         # a plan written before the quality field existed was judged with the cheap signals
         if {"quality": "cheap", **cached.plan} != want or cached.model != str(model):
             raise UsageError(f"{out} holds an evaluation of {cached.model} with another plan; use another folder")
+        made = _made_in(out, cached)
+        asked = {"confusion": runtime.dtype, "retention": runtime.retention_dtype or runtime.dtype}
+        if any(made[name] != asked[name] for name in made):
+            raise UsageError(f"{out} holds an evaluation made in {made}, not {asked}; use another folder")
         return cached
     t0 = time.time()
-    box: list = []
+    loaded: dict = {}  # dtype -> generator: the model is loaded once per dtype, and only when a suite runs
 
-    def bench(spec: SuiteSpec, name: str, reference: str | None) -> dict:
-        cfg = _bench_config(model, plan, spec, out / SUITE_DIRS[name], runtime, label, reference)
+    def bench(spec: SuiteSpec, name: str, reference: str | None, dtype: str) -> dict:
+        cfg = _bench_config(model, plan, spec, out / SUITE_DIRS[name], runtime, label, reference, dtype)
         done = _finished(cfg)
         if done is not None:
             return done
-        if not box:  # one loaded model for every suite
-            box.append(build_generator(cfg))
-        return run_bench(cfg, generator=box[0])
+        if dtype not in loaded:
+            loaded[dtype] = build_generator(cfg)
+        return run_bench(cfg, generator=loaded[dtype])
 
-    confusion = bench(plan.confusion, "confusion", None)
+    confusion = bench(plan.confusion, "confusion", None, runtime.dtype)
     rows = list(read_log(out / SUITE_DIRS["confusion"] / LOG_NAME)[0].values())
     values = confusion_metrics(plan.target, confusion, rows)
     reports = {"confusion": SUITE_DIRS["confusion"]}
     if plan.retention is not None:
-        values.update(retention_metrics(plan.target, bench(plan.retention, "retention", plan.reference_model)))
+        retention = bench(plan.retention, "retention", plan.reference_model, runtime.retention_dtype or runtime.dtype)
+        values.update(retention_metrics(plan.target, retention))
         reports["retention"] = SUITE_DIRS["retention"]
-    for gen in box:
+    for gen in loaded.values():
         gen.close()
     result = EvalResult(model=str(model), plan=want, metrics=Metrics(**values), reports=reports,
                         seconds=round(time.time() - t0, 1))

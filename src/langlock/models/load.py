@@ -25,8 +25,10 @@ def load_model_and_tokenizer(
 ):
     """Resolve `spec` (see `resolve_model`; or a LoRA adapter directory) and return `(model, tokenizer, path)`.
 
-    The model is in eval mode; an adapter is merged into its base. The tokenizer (the adapter's own when it
-    saved one) gets a pad token (EOS) if it has none; padding side is left to the caller.
+    The model is in eval mode; an adapter is merged into its base, in float32 when a half-precision `dtype` is
+    asked for and only then cast: PEFT adds the delta in the weights' dtype, and a LoRA update smaller than half
+    a bfloat16 step of a weight would otherwise round away. The tokenizer (the adapter's own when it saved one)
+    gets a pad token (EOS) if it has none; padding side is left to the caller.
     """
     if dtype not in _DTYPES:
         raise UsageError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
@@ -35,11 +37,15 @@ def load_model_and_tokenizer(
     from transformers import AutoModelForCausalLM
 
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+    half = dtype in ("bfloat16", "float16")
     model = AutoModelForCausalLM.from_pretrained(
-        path, dtype=torch_dtype, local_files_only=True, trust_remote_code=False
+        path, dtype=torch.float32 if adapter and half else torch_dtype, local_files_only=True,
+        trust_remote_code=False
     )
     if adapter:
         model = merge_adapter(model, adapter, path)
+        if half:
+            model = model.to(torch_dtype)
     model.to(device)
     model.eval()
     return model, tokenizer, adapter or path
