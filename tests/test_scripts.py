@@ -46,3 +46,38 @@ def test_repetition_rate_counts_noise_per_language(tmp_path):
     res = _run("repetition_rate.py", tmp_path)
     assert res.returncode == 0, res.stderr
     assert "| tlpo | 0 | ko | 2 | 50.0 % |" in res.stdout and "| tlpo | 0 | en | 1 | 0.0 % |" in res.stdout
+
+
+def _samples(root: Path, method: str, rows: list[dict]):
+    d = root / "runs" / method / "seed0" / "eval" / "confusion" / "lcb"
+    d.mkdir(parents=True)
+    (d / "samples.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def _sample(i: int, completion: str, status: str, valid: bool = True, language: str = "ja",
+            task: str = "crosslingual") -> dict:
+    return {"task": task, "source": "okapi", "language": language, "id": str(i), "prompt": f"Request {i}. " * 40,
+            "completion": completion, "valid": valid, "invalid_reasons": [] if valid else ["echo"],
+            "detection": {"status": status, "lines": [{"judged": True, "lang": "ja" if status == "pass" else "en"}]}}
+
+
+def test_answer_pairs_prints_the_same_draw_unedited(tmp_path):
+    before = [_sample(i, f"English answer {i}\n```code```", "fail") for i in range(6)]
+    after = [_sample(i, f"日本語の答え {i}\n\n二行目", "pass", valid=i != 3) for i in range(5)]  # id 5 unanswered
+    after.append(_sample(9, "other language", "pass", language="ko"))
+    _samples(tmp_path, "base", before + [_sample(0, "mono", "pass", task="monolingual")])
+    _samples(tmp_path, "tlpo", after)
+    args = ("answer_pairs.py", tmp_path, "--language", "ja", "--n", "3", "--prompt-chars", "30")
+    res = _run(*args)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("3 of 5 ja crosslingual prompts drawn with random.Random(0)")
+    assert _run(*args).stdout == res.stdout  # the same draw every time
+    drawn = [line.split("`")[1] for line in res.stdout.splitlines() if line.startswith("### ")]
+    assert len(drawn) == 3 and all(k.startswith("crosslingual/okapi/") and k != "crosslingual/okapi/5" for k in drawn)
+    i = drawn[0].rsplit("/", 1)[1]
+    assert f"日本語の答え {i}\n\n二行目" in res.stdout  # answers in full, newlines kept
+    assert f"````text\nEnglish answer {i}\n```code```\n````" in res.stdout  # a fence the answer cannot close
+    assert "Request 0. Request 0. Request 0" not in res.stdout and "more characters]" in res.stdout
+    assert "**tlpo** (LCB pass (first judged line: ja); valid)" in res.stdout or "invalid: echo" in res.stdout
+    assert _run("answer_pairs.py", tmp_path, "--language", "ja", "--n", "6").returncode == 2  # only 5 shared
+    assert _run("answer_pairs.py", tmp_path, "--language", "ja", "--methods", "base,dpo").returncode == 2
