@@ -186,6 +186,9 @@ def test_adapter_merges_in_float32_before_a_half_precision_cast(tmp_path):
     got, want = dict(half.named_parameters())[name], dict(full.named_parameters())[name]
     assert got.dtype == torch.bfloat16
     assert torch.equal(got, want.to(torch.bfloat16))  # float32 merge, one rounding
+    # everything but the weights as the base's own bfloat16 load has it: buffers (rotary frequencies) and config
+    assert {n: b.dtype for n, b in half.named_buffers()} == {n: b.dtype for n, b in plain.named_buffers()}
+    assert half.config.dtype == plain.config.dtype == torch.bfloat16
     changed = (got != dict(plain.named_parameters())[name]).float().mean().item()
     assert changed > 0.05, changed  # the update moved weights across bfloat16 steps
 

@@ -37,15 +37,19 @@ def load_model_and_tokenizer(
     from transformers import AutoModelForCausalLM
 
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
-    half = dtype in ("bfloat16", "float16")
-    model = AutoModelForCausalLM.from_pretrained(
-        path, dtype=torch.float32 if adapter and half else torch_dtype, local_files_only=True,
-        trust_remote_code=False
-    )
-    if adapter:
+
+    def load(dt):
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dt, local_files_only=True, trust_remote_code=False)
+
+    model = load(torch_dtype)
+    if adapter and dtype in ("bfloat16", "float16"):
+        merged = dict(merge_adapter(load(torch.float32), adapter, path).named_parameters())
+        with torch.no_grad():  # the float32 merge rounded once into the model as loaded in `dtype`; its buffers
+            for name, param in model.named_parameters():  # (rotary frequencies: float32) and config stay as
+                param.copy_(merged[name])  # loaded, exactly as the base's own half-precision load has them
+        del merged
+    elif adapter:
         model = merge_adapter(model, adapter, path)
-        if half:
-            model = model.to(torch_dtype)
     model.to(device)
     model.eval()
     return model, tokenizer, adapter or path
