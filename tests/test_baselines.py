@@ -106,6 +106,12 @@ def test_language_reward_shaping():
     assert r[0] == 1.0 and r[4] == 1.0 and r[3] == 0.0
     assert 0 <= r[2] < r[1] < 0.5
     assert fn.__name__ == "language_consistency"
+    # Title Case English (what TLPO learned on the Japanese head-to-head): under the faithful capital rule every
+    # word is English-neutral, nothing is judged (the skip reward); capital_rule=False judges it English from char 0
+    title = "To Make A Knife:\nStep 1: Cut Food\nStep 2: Sharpen"
+    faithful = language_consistency_reward("ja", ignore_english=False, skip_reward=0.3)
+    closed = language_consistency_reward("ja", ignore_english=False, skip_reward=0.3, capital_rule=False)
+    assert faithful([title], language=["ja"]) == [0.3] and closed([title], language=["ja"]) == [0.0]
 
 
 def test_cli_train_tbpo_variant_and_bad_configs(tmp_path, capsys):

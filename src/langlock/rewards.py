@@ -51,17 +51,22 @@ def language_consistency_reward(
     *,
     profile: str = "tlpo",
     ignore_english: bool = True,
+    capital_rule: bool = True,
     partial_credit: float = 0.5,
     skip_reward: float = 0.0,
     empty_reward: float = 0.0,
     min_chars: int = 1,
 ) -> Callable[..., list[float]]:
-    """Build the reward function; `language` is the default target when the data has no `language` column."""
+    """Build the reward function; `language` is the default target when the data has no `language` column.
+
+    `ignore_english` and `capital_rule` are the ``tlpo`` detector's options (`detect.script`): with the faithful
+    ``capital_rule=True`` a capitalised Latin word is English-neutral, so a policy can earn the full reward by
+    answering in Title Case English; False closes that (as `TLPOConfig.capital_rule` does for TLPO)."""
     if not 0 <= partial_credit < 1:
         raise UsageError(f"partial_credit must be in [0, 1), got {partial_credit}")
     from .detect import get_detector
 
-    opts = {"ignore_english": ignore_english} if profile == "tlpo" else {}
+    opts = {"ignore_english": ignore_english, "capital_rule": capital_rule} if profile == "tlpo" else {}
     if language is not None:
         get_detector(profile, language, **opts)  # validate early
 

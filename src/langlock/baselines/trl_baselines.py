@@ -55,6 +55,7 @@ class BaselineArgs:
     temperature: float = 1.0
     reward_profile: str = "tlpo"
     ignore_english: bool = True
+    capital_rule: bool = True  # the reward detector's rule that capitalised Latin words are English-neutral
     partial_credit: float = 0.5
     # TBPO
     tbpo_variant: str = "q"
@@ -178,7 +179,8 @@ def build_trainer(cfg, model, tok, model_path, dataset, peft_config):
         from ..rewards import language_consistency_reward
 
         reward = language_consistency_reward(cfg.language, profile=args.reward_profile,
-                                             ignore_english=args.ignore_english, partial_credit=args.partial_credit)
+                                             ignore_english=args.ignore_english, capital_rule=args.capital_rule,
+                                             partial_credit=args.partial_credit)
         bs = cfg.per_device_train_batch_size
         if bs % args.num_generations:
             raise UsageError(f"GRPO: per_device_train_batch_size ({bs}) must be a multiple of num_generations "
