@@ -6,7 +6,7 @@ detector's verdict and the validity judgement the evaluation made (`eval/confusi
 is `random.Random(--draw-seed).sample` over the prompts every listed method answered, sorted by key first, so the
 same folder and seeds draw the same prompts.
 
-    python scripts/answer_pairs.py runs/h2h-gemma-it1200-ja --methods base,tlpo --seed 0 --n 10
+    python scripts/answer_pairs.py results/h2h-gemma-it1200-ja --methods base,tlpo --seed 0 --n 10
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Japanese head-to-head (docs/subjects.md §3). This script reads each run's eval/
 counts, per task and language, the answers with at least `--min-words` Latin words of more than 3 letters of which
 at least `--share` start with a capital (shorter answers are left out of the count).
 
-    python scripts/title_case_rate.py runs/h2h-gemma-it1200-ja [more compare dirs]
+    python scripts/title_case_rate.py results/h2h-gemma-it1200-ja [more compare dirs]
 """
 
 from __future__ import annotations

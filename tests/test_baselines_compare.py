@@ -103,6 +103,18 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     assert {p: p.stat().st_mtime_ns for p in evals} == evals
     assert again["rows"] == summary["rows"] and again["paired"] == summary["paired"]
     assert report_only(cfg)["rows"] == summary["rows"]
+    # a compare folder kept without its weights and its data (results/README.md: kept in git across sessions)
+    # reports and resumes from its files alone: nothing trained, no data built, the adapter's size from its manifest
+    import shutil
+
+    for d in out.glob("runs/*/seed*/model"):
+        shutil.rmtree(d)
+    shutil.rmtree(out / "data")
+    monkeypatch.setattr("langlock.compare.run.build_data", boom)
+    kept = run_compare(cfg)
+    assert kept["rows"] == summary["rows"] and kept["paired"] == summary["paired"]
+    dpo = {r["method"]: r for r in kept["rows"]}["dpo"]
+    assert dpo["trainable_params"]["values"][0] > 0
     # an evaluation cached by an older langlock (runs/M/seedN/metrics.json, old keys, no repetitiveness columns)
     # is migrated when read: renamed keys, repetitiveness from its generations, nothing rerun
     run0 = out / "runs" / "base" / "seed0"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..evaluate import Decoding, EvalPlan, Metrics, Runtime, SuiteSpec, evaluate
+from ..evaluate import Decoding, EvalPlan, Metrics, Runtime, SuiteSpec, evaluate, finished_evaluation
 from ..evaluate.result import degeneracy
 from ..generate import GenerationSettings
 from ..results import RESULTS_NAME, read_results, rename_metrics
@@ -52,6 +52,18 @@ def evaluate_run(cfg: CompareConfig, method: str, seed: int, model: str) -> dict
     result = evaluate(model, plan_for(cfg, method, seed), out / "eval", runtime_for(cfg),
                       label=f"{method}-seed{seed}")
     return {**result.metrics.to_dict(), "eval_seconds": result.seconds}
+
+
+def finished_run(cfg: CompareConfig, method: str, seed: int, model: str) -> dict | None:
+    """The metrics of `method` at `seed` when its evaluation of `model` under this config's plan is finished (a
+    `Metrics` dict), else None; no model is loaded and nothing is trained, so an evaluation kept from an earlier
+    session (the run folder without its weights) is reported as it is."""
+    out = run_dir(cfg, method, seed)
+    legacy = read_legacy(out, cfg.language)
+    if legacy is not None:
+        return legacy
+    result = finished_evaluation(model, plan_for(cfg, method, seed), out / "eval", runtime_for(cfg))
+    return None if result is None else {**result.metrics.to_dict(), "eval_seconds": result.seconds}
 
 
 def read_evaluation(out: Path, target: str | None) -> dict | None:

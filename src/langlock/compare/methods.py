@@ -11,7 +11,7 @@
 - Cost (`run_cost`): trainable parameters (LoRA: the adapter's stored tensors; full fine-tuning: the model's;
   SITE: its L x H selection logits; base / lock / fewshot: 0) and the seconds spent training or fitting (the
   run manifest's ``runtime_s``; SITE: embedding + fit), read from the files, so a report rewritten later has
-  them too.
+  them too (a run kept without its weights: the manifest's ``trainable_params``).
 """
 
 from __future__ import annotations
@@ -119,8 +119,7 @@ def run_cost(cfg: CompareConfig, method: str, seed: int, model: str | None = Non
         return {"trainable_params": 0, "train_seconds": 0.0}
     model_dir = Path(model) if model else run_dir(cfg, method, seed) / "model"
     manifest = model_dir.parent / "results.json"
-    secs = None
-    if manifest.is_file():
-        secs = read_results(manifest, kinds=("train",)).get("runtime_s")
-    return {"trainable_params": stored_parameters(model_dir) if model_dir.is_dir() else None,
-            "train_seconds": secs}
+    run = read_results(manifest, kinds=("train",)) if manifest.is_file() else {}
+    # the weights' own count; a run kept without its weights: the count its manifest recorded
+    params = stored_parameters(model_dir) if model_dir.is_dir() else run.get("trainable_params")
+    return {"trainable_params": params, "train_seconds": run.get("runtime_s")}

@@ -1,6 +1,8 @@
 """The stages of `langlock compare` in order, seed-major (every method at seed 0, then every method at seed 1...,
 so an interrupted run already holds a complete comparison over the seeds it finished); `report_only` rewrites
-the report from the evaluations already finished."""
+the report from the evaluations already finished. A method whose evaluation is finished is neither trained nor
+evaluated again, so a compare folder kept without its weights (`results/README.md`: the head-to-head's
+evaluations, kept in git across sessions) resumes at its first unfinished run."""
 
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..io_utils import write_json_atomic
-from .config import CompareConfig, run_dir, say
+from .config import UNTRAINED, CompareConfig, run_dir, say
 from .data import build_data
-from .evaluate import evaluate_run, read_evaluation
+from .evaluate import evaluate_run, finished_run, read_evaluation
 from .methods import run_cost
 from .report import write_report
 from .statistics import summarize
-from .train import model_for
+from .train import model_for, model_path
 
 
 def _summary(cfg: CompareConfig, per_run: dict, unavailable: dict) -> dict:
@@ -30,12 +32,23 @@ def run_compare(cfg: CompareConfig) -> dict:
         import torch
 
         torch.set_num_threads(cfg.threads)
-    data_dir = build_data(cfg) if cfg.needs_data() else None
+    data: list[Path | None] = []  # the shared training data, built when a method first needs it
+
+    def data_dir() -> Path | None:
+        if not data:
+            data.append(build_data(cfg) if cfg.needs_data() else None)
+        return data[0]
+
     per_run: dict[str, dict[int, dict]] = {}
     for seed in cfg.seeds:
         for method in cfg.methods:
-            model = model_for(cfg, method, seed, data_dir)
-            metrics = {**evaluate_run(cfg, method, seed, model), **run_cost(cfg, method, seed, model)}
+            model = model_path(cfg, method, seed)
+            metrics = finished_run(cfg, method, seed, model)
+            if metrics is None:  # a finished evaluation needs neither its model nor training
+                needs = method not in UNTRAINED and method not in cfg.checkpoints
+                model = model_for(cfg, method, seed, data_dir() if needs else None)
+                metrics = evaluate_run(cfg, method, seed, model)
+            metrics = {**metrics, **run_cost(cfg, method, seed, model)}
             per_run.setdefault(method, {})[seed] = metrics
             say(f"evaluated {method} seed {seed}: RPR (English=confusion) {metrics.get('rpr_en_confusion')}, "
                 f"retention {metrics.get('retention_acc')}")

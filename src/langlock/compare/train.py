@@ -28,6 +28,16 @@ PEFT = {"lora": "enabled", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout":
 DATA_FILE = {"sft": "sft.jsonl", "grpo": "prompts.jsonl", "tlpo": "prompts.jsonl"}
 
 
+def model_path(cfg: CompareConfig, method: str, seed: int) -> str:
+    """The model (path or spec) that `method` at `seed` is evaluated with, as `model_for` returns it, without
+    training or checking anything."""
+    if method in UNTRAINED:
+        return str(cfg.model)
+    if method in cfg.checkpoints:
+        return str(Path(str(cfg.checkpoints[method]).replace("{seed}", str(seed))).expanduser())
+    return str(run_dir(cfg, method, seed) / "model")
+
+
 def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None) -> str:
     """The model (path or spec) that `method` at `seed` is evaluated with; trains it when needed."""
     if method in UNTRAINED:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .plan import Decoding, EvalPlan, Runtime, SuiteSpec
 from .result import METRICS, EvalResult, Metrics, confusion_metrics, retention_metrics
-from .run import evaluate
+from .run import evaluate, finished_evaluation
 
 __all__ = ["METRICS", "Decoding", "EvalPlan", "EvalResult", "Metrics", "Runtime", "SuiteSpec", "confusion_metrics",
-           "evaluate", "retention_metrics"]
+           "evaluate", "finished_evaluation", "retention_metrics"]

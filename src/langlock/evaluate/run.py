@@ -84,6 +84,26 @@ def check_steer(plan: EvalPlan) -> None:
             raise UsageError(f"steer.{lang}: {path} was fitted for {fitted!r}, not {lang!r}")
 
 
+def finished_evaluation(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime | None = None
+                        ) -> EvalResult | None:
+    """The evaluation of `model` under `plan` already finished in `out_dir` (None when there is none); one made
+    of another model, with another plan or in other dtypes is refused. Reads files only: neither the model nor a
+    steering file of the plan need to be there (an evaluation kept from an earlier session is reported as it is)."""
+    runtime = runtime or Runtime()
+    out = Path(out_dir)
+    if not (out / RESULTS_NAME).is_file():
+        return None
+    cached = EvalResult.from_dict(read_results(out / RESULTS_NAME, kinds=("evaluation",)))
+    # a plan written before the quality field existed was judged with the cheap signals
+    if {"quality": "cheap", **cached.plan} != plan.to_dict() or cached.model != str(model):
+        raise UsageError(f"{out} holds an evaluation of {cached.model} with another plan; use another folder")
+    made = _made_in(out, cached)
+    asked = {"confusion": runtime.dtype, "retention": runtime.retention_dtype or runtime.dtype}
+    if any(made[name] != asked[name] for name in made):
+        raise UsageError(f"{out} holds an evaluation made in {made}, not {asked}; use another folder")
+    return cached
+
+
 def evaluate(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime | None = None,
              label: str | None = None) -> EvalResult:
     """Evaluate `model` (a model spec, model or LoRA adapter folder) as `plan` says, into `out_dir`."""
@@ -93,17 +113,10 @@ def evaluate(model: str, plan: EvalPlan, out_dir: str | Path, runtime: Runtime |
     runtime = runtime or Runtime()
     out = Path(out_dir)
     check_steer(plan)
-    want = plan.to_dict()
-    if (out / RESULTS_NAME).is_file():
-        cached = EvalResult.from_dict(read_results(out / RESULTS_NAME, kinds=("evaluation",)))
-        # a plan written before the quality field existed was judged with the cheap signals
-        if {"quality": "cheap", **cached.plan} != want or cached.model != str(model):
-            raise UsageError(f"{out} holds an evaluation of {cached.model} with another plan; use another folder")
-        made = _made_in(out, cached)
-        asked = {"confusion": runtime.dtype, "retention": runtime.retention_dtype or runtime.dtype}
-        if any(made[name] != asked[name] for name in made):
-            raise UsageError(f"{out} holds an evaluation made in {made}, not {asked}; use another folder")
+    cached = finished_evaluation(model, plan, out, runtime)
+    if cached is not None:
         return cached
+    want = plan.to_dict()
     t0 = time.time()
     loaded: dict = {}  # dtype -> generator: the model is loaded once per dtype, and only when a suite runs
 

@@ -11,7 +11,7 @@ writes one layout for every method:
     OUT/merged/              with ``save_merged`` and LoRA: the adapter merged into the base
     OUT/config.resolved.yaml every setting in effect (the flat form `RunConfig.from_mapping` reads)
     OUT/log_history.jsonl    the trainer's log, one row per logging step
-    OUT/results.json         the manifest (`langlock.results` kind "train"): method, versions, model, data, language, seed, steps, loss, runtime — written
+    OUT/results.json         the manifest (`langlock.results` kind "train"): method, versions, model, data, language, seed, steps, loss, trainable parameters, runtime — written
                              last: its presence marks a finished run (`is_finished`), which `run` skips
     OUT/checkpoint-N/        checkpoints (``save_steps``; TLPO's, or a baseline's when set); an unfinished run
                              resumes from the last *complete* one unless ``resume_from_checkpoint: false``
@@ -253,6 +253,8 @@ def write_outputs(cfg: RunConfig, trainer, tok, result, *, started: str, runtime
         "model": str(cfg.model), "model_dir": str(model_path), "data": str(cfg.data) if cfg.data else None,
         "num_rows": num_rows, "language": cfg.language, "seed": cfg.seed, "adapter": cfg.peft.enabled,
         "global_step": trainer.state.global_step, "train_loss": result.training_loss,
+        # what the run trained (a LoRA adapter: its tensors), kept when the weights are not (results/README.md)
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "runtime_s": runtime_s, "device": str(trainer.accelerator.device),
         "num_processes": trainer.accelerator.num_processes, "started": started,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
