@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-.venv/bin/python}
 CFG=configs/subjects/gemma-it1200
-# the stages of a seed: few methods each, so a stop loses at most one training run
-JA_STAGES=("base,sft,tlpo" "dpo,orpo,tbpo-q" "lock,fewshot,grpo,site")
+# the stages of a seed: few methods each, so a stop loses at most one training run (and the methods that train
+# nothing together: their unfinished evaluations resume in a later session, a trained one's is redone)
+JA_STAGES=("base,sft,tlpo" "dpo,orpo,tbpo-q" "lock,fewshot,site" "grpo")
 KO_STAGES=("base,lock,sft,tlpo")
 
 compare() {  # compare LANG ARGS...: one compare call, its output logged

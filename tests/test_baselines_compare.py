@@ -115,6 +115,18 @@ def test_compare_end_to_end_and_resume(tmp_path, monkeypatch):
     assert kept["rows"] == summary["rows"] and kept["paired"] == summary["paired"]
     dpo = {r["method"]: r for r in kept["rows"]}["dpo"]
     assert dpo["trainable_params"]["values"][0] > 0
+    # an evaluation stopped before its end, its weights since gone: retrained, and its half of the answers dropped
+    monkeypatch.undo()
+    run1 = out / "runs" / "dpo" / "seed1"
+    (run1 / "eval" / "results.json").unlink()
+    (run1 / "eval" / "confusion" / "results.json").unlink()
+    answers = run1 / "eval" / "confusion" / "generations.jsonl"
+    old_answers = answers.stat().st_mtime_ns
+    _seed_data(out, cfg.model)
+    again = {r["method"]: r for r in run_compare(cfg)["rows"]}["dpo"]
+    assert (run1 / "model" / "adapter_config.json").is_file() and (run1 / "eval" / "results.json").is_file()
+    assert answers.stat().st_mtime_ns != old_answers  # answered again by the retrained model, not resumed
+    assert again["rpr_en_confusion"]["values"][0] == dpo["rpr_en_confusion"]["values"][0]  # seed 0 not rerun
     # an evaluation cached by an older langlock (runs/M/seedN/metrics.json, old keys, no repetitiveness columns)
     # is migrated when read: renamed keys, repetitiveness from its generations, nothing rerun
     run0 = out / "runs" / "base" / "seed0"

@@ -9,11 +9,12 @@ its run's language unset (the data holds several). `run_fields` is the whole tra
 the library's run API (`langlock.train.RunConfig`: method, model, output_dir, language, data, seed, max_steps,
 per_device_train_batch_size, learning_rate, peft, dtype, save_merged, method_args); `_run` hands them to
 `langlock.train.run`.
-A run whose output is finished is not retrained.
+A run whose output is finished is not retrained; one trained (again) loses any unfinished evaluation in its folder.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -92,6 +93,10 @@ def train_one(cfg: CompareConfig, method: str, seed: int, data_dir: Path) -> str
     fields = run_fields(cfg, method, seed, data_dir)
     out = Path(fields["output_dir"])
     if not _finished(out):
+        stale = out / "eval"  # begun on weights that are gone (a folder kept without them): not this model's answers
+        if stale.exists():
+            shutil.rmtree(stale)
+            say(f"{method} seed {seed}: removed the unfinished evaluation of weights that are no longer there")
         t0 = time.time()
         steps = _run(fields)
         say(f"trained {method} seed {seed}: {steps} steps, {time.time() - t0:.0f} s")
