@@ -83,7 +83,7 @@ def test_answer_pairs_prints_the_same_draw_unedited(tmp_path):
     assert _run("answer_pairs.py", tmp_path, "--language", "ja", "--methods", "base,dpo").returncode == 2
 
 
-def test_title_case_rate_counts_capitalised_answers_per_task_and_language(tmp_path):
+def test_answer_shapes_counts_title_case_and_openings_per_task_and_language(tmp_path):
     d = _metrics(tmp_path, "tlpo", 0) / "eval" / "confusion"
     d.mkdir(parents=True)
     rows = [{"task": "crosslingual", "language": "ja", "completion": "To Make A Knife: Step One, Sharpen The Blade Well"},
@@ -91,8 +91,12 @@ def test_title_case_rate_counts_capitalised_answers_per_task_and_language(tmp_pa
             {"task": "crosslingual", "language": "ja", "completion": "日本語の答え Tokyo"},  # too few Latin words
             {"task": "monolingual", "language": "en", "completion": "Here Is Another Capitalised Answer About Knives"}]
     (d / "generations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    res = _run("title_case_rate.py", tmp_path)
+    res = _run("answer_shapes.py", tmp_path)
     assert res.returncode == 0, res.stderr
     assert "| tlpo | 0 | crosslingual | ja | 2 | 1 (50.0 %) |" in res.stdout
     assert "| tlpo | 0 | monolingual | en | 1 | 1 (100.0 %) |" in res.stdout
-    assert _run("title_case_rate.py", tmp_path / "none").returncode == 2
+    assert _run("answer_shapes.py", tmp_path / "none").returncode == 2
+    res = _run("answer_shapes.py", tmp_path, "--first-words", "2")
+    assert res.returncode == 0, res.stderr
+    assert '| tlpo | 0 | crosslingual | ja | 3 | 2 | "To" 1, "This" 1 |' in res.stdout
+    assert '| tlpo | 0 | monolingual | en | 1 | 1 | "Here" 1 |' in res.stdout
