@@ -10,9 +10,14 @@ Per run, task and language, from each run's eval/confusion/generations.jsonl:
 - `--first-words K`: how many answers open with an ASCII letter and the K most common first words. A word the
   detector cannot place ("In": `skip`) postpones the confusion point; TLPO with the capital rule off learned to
   open with it on the same subject (docs/subjects.md §3).
+- `--repetitive`: per language (both tasks), the answers whose zlib-compressed size is below `--ratio` (default
+  0.25) of their UTF-8 size, over answers of at least 60 bytes (`langlock.score.degeneracy`; `langlock compare`
+  reports the same share as its `repetitive_*` columns). A pass rate cannot tell Korean from Hangul noise:
+  "새로운 새로운 새로운 …" passes both detectors (docs/tlpo.md).
 
     python scripts/answer_shapes.py results/h2h-gemma-it1200-ja [more compare dirs]
     python scripts/answer_shapes.py results/h2h-gemma-it1200-ja --first-words 3
+    python scripts/answer_shapes.py runs/compare-smollm2-ko-tlpo-lcb --repetitive
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
+
+from langlock.compare import load_answers
+from langlock.errors import InputError
+from langlock.score.degeneracy import DEFAULT_RATIO, is_repetitive
 
 WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 
@@ -49,32 +58,42 @@ def main(argv=None) -> int:
     ap.add_argument("--min-words", type=int, default=5)
     ap.add_argument("--first-words", type=int, default=0, metavar="K",
                     help="report the openings (K most common first words) instead of Title Case")
+    ap.add_argument("--repetitive", action="store_true", help="report the repetitive answers per language instead")
+    ap.add_argument("--ratio", type=float, default=DEFAULT_RATIO, help="--repetitive: the compression ratio below "
+                    "which an answer is repetitive")
     args = ap.parse_args(argv)
-    if args.first_words:
+    if args.repetitive:
+        print("| run | method | seed | language | answers | repetitive |")
+        print("|---|---|---:|---|---:|---:|")
+    elif args.first_words:
         print("| run | method | seed | task | language | answers | open with a Latin letter | most common first words |")
         print("|---|---|---:|---|---|---:|---:|---|")
     else:
         print("| run | method | seed | task | language | answers counted | Title Case |")
         print("|---|---|---:|---|---|---:|---:|")
-    for d in args.dirs:
-        files = sorted(d.glob("runs/*/seed*/eval/confusion/generations.jsonl"))
-        if not files:
-            print(f"{d}: no compare evaluations found", file=sys.stderr)
-            return 2
-        for f in files:
-            rows = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
-            seed, method = f.parents[2].name, f.parents[3].name
-            for task, lang in sorted({(r["task"], r["language"]) for r in rows}):
-                texts = [r["completion"] for r in rows if r["task"] == task and r["language"] == lang]
-                head = f"| {d.name} | {method} | {seed.removeprefix('seed')} | {task} | {lang} |"
-                if args.first_words:
-                    latin, common = first_words(texts, args.first_words)
-                    words = ", ".join(f"{json.dumps(w, ensure_ascii=False)} {n}" for w, n in common)
-                    print(f"{head} {len(texts)} | {latin} | {words} |")
-                    continue
-                shares = [x for x in (capital_share(t, args.min_words) for t in texts) if x is not None]
-                n = sum(x >= args.share for x in shares)
-                print(f"{head} {len(shares)} | {n} ({100 * n / max(len(shares), 1):.1f} %) |")
+    try:
+        runs = [(d, *run) for d in args.dirs for run in load_answers(d)]
+    except InputError as e:
+        print(e, file=sys.stderr)
+        return 2
+    for d, method, seed, rows in runs:
+        if args.repetitive:
+            for lang in sorted({r["language"] for r in rows}):
+                sub = [r for r in rows if r["language"] == lang]
+                n = sum(is_repetitive(r["completion"], args.ratio) for r in sub)
+                print(f"| {d.name} | {method} | {seed} | {lang} | {len(sub)} | {100 * n / len(sub):.1f} % |")
+            continue
+        for task, lang in sorted({(r["task"], r["language"]) for r in rows}):
+            texts = [r["completion"] for r in rows if r["task"] == task and r["language"] == lang]
+            head = f"| {d.name} | {method} | {seed} | {task} | {lang} |"
+            if args.first_words:
+                latin, common = first_words(texts, args.first_words)
+                words = ", ".join(f"{json.dumps(w, ensure_ascii=False)} {n}" for w, n in common)
+                print(f"{head} {len(texts)} | {latin} | {words} |")
+                continue
+            shares = [x for x in (capital_share(t, args.min_words) for t in texts) if x is not None]
+            n = sum(x >= args.share for x in shares)
+            print(f"{head} {len(shares)} | {n} ({100 * n / max(len(shares), 1):.1f} %) |")
     return 0
 
 

@@ -37,13 +37,13 @@ def test_paired_delta_pairs_by_seed(tmp_path):
     assert _run("paired_delta.py", tmp_path, "--method", "dpo").returncode == 2
 
 
-def test_repetition_rate_counts_noise_per_language(tmp_path):
+def test_answer_shapes_counts_repetitive_noise_per_language(tmp_path):
     d = _metrics(tmp_path, "tlpo", 0) / "eval" / "confusion"
     d.mkdir(parents=True)
     rows = [{"language": "ko", "completion": "새로운 " * 30}, {"language": "ko", "completion": "안녕하세요"},
             {"language": "en", "completion": "A plain, short and ordinary English answer to a question."}]
     (d / "generations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    res = _run("repetition_rate.py", tmp_path)
+    res = _run("answer_shapes.py", tmp_path, "--repetitive")
     assert res.returncode == 0, res.stderr
     assert "| tlpo | 0 | ko | 2 | 50.0 % |" in res.stdout and "| tlpo | 0 | en | 1 | 0.0 % |" in res.stdout
 

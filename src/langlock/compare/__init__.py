@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from ..evaluate import METRICS
 from .config import LOCKED, METHODS, UNTRAINED, CompareConfig
-from .run import load_evaluations, report_only, run_compare
+from .run import load_answers, load_evaluations, report_only, run_compare
 from .statistics import mean_ci, paired_deltas, summarize
 from .train import train_one
 
-__all__ = ["LOCKED", "METHODS", "METRICS", "UNTRAINED", "CompareConfig", "load_evaluations", "mean_ci",
+__all__ = ["LOCKED", "METHODS", "METRICS", "UNTRAINED", "CompareConfig", "load_answers", "load_evaluations", "mean_ci",
            "paired_deltas", "report_only", "run_compare", "summarize", "train_one"]

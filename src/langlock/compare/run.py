@@ -68,6 +68,23 @@ def load_evaluations(compare_dir: str | Path, method: str, target: str | None) -
     return out
 
 
+def load_answers(compare_dir: str | Path) -> list[tuple[str, int, list[dict]]]:
+    """(method, seed, answer rows) of every run of a compare output folder with answers, in path order: the rows of
+    each run's ``eval/confusion/generations.jsonl`` (key, task, source, language, prompt, completion...). A folder
+    without any is an `InputError`."""
+    import json
+
+    from ..errors import InputError
+
+    out = []
+    for f in sorted(Path(compare_dir).glob("runs/*/seed*/eval/confusion/generations.jsonl")):
+        rows = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+        out.append((f.parents[3].name, int(f.parents[2].name.removeprefix("seed")), rows))
+    if not out:
+        raise InputError(f"{compare_dir}: no compare evaluations found")
+    return out
+
+
 def report_only(cfg: CompareConfig) -> dict:
     """Write the report from the evaluations already finished (no data, training or evaluation is run)."""
     per_run: dict[str, dict[int, dict]] = {}
