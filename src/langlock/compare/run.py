@@ -14,7 +14,7 @@ from ..io_utils import write_json_atomic
 from .config import UNTRAINED, CompareConfig, run_dir, say
 from .data import build_data
 from .evaluate import evaluate_run, finished_run, read_evaluation
-from .methods import run_cost
+from .methods import FITS, run_cost
 from .report import write_report
 from .statistics import summarize
 from .train import model_for, model_path
@@ -43,6 +43,8 @@ def run_compare(cfg: CompareConfig) -> dict:
     for seed in cfg.seeds:
         for method in cfg.methods:
             model = model_path(cfg, method, seed)
+            if method in FITS:  # cheap once fitted, and refuses a file fitted with other settings
+                FITS[method](cfg, seed)
             metrics = finished_run(cfg, method, seed, model)
             if metrics is None:  # a finished evaluation needs neither its model nor training
                 needs = method not in UNTRAINED and method not in cfg.checkpoints
