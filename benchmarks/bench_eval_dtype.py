@@ -59,7 +59,7 @@ def main() -> None:
         for dt, gen in gens.items():
             out = {}
             t0 = time.perf_counter()
-            gen.generate(prompts, settings, lambda c: out.__setitem__(c.key, c))
+            gen.generate(prompts, settings, lambda c, out=out: out.__setitem__(c.key, c))
             secs[dt] += time.perf_counter() - t0
             tokens[dt] += sum(c.n_tokens or 0 for c in out.values())
             answers[dt] = {k: c.text for k, c in out.items()}
