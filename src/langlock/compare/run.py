@@ -95,8 +95,7 @@ def report_only(cfg: CompareConfig) -> dict:
         for seed in cfg.seeds:
             metrics = read_evaluation(run_dir(cfg, method, seed), cfg.language)
             if metrics is not None:
-                model = cfg.checkpoints.get(method)
-                model = str(model).replace("{seed}", str(seed)) if model and method != "site" else None
+                model = model_path(cfg, method, seed)
                 per_run.setdefault(method, {})[seed] = {**metrics, **run_cost(cfg, method, seed, model)}
         if method not in per_run:
             missing[method] = "no finished evaluation yet"

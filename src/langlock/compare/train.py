@@ -48,7 +48,7 @@ def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None)
             FITS[method](cfg, seed)
         return str(cfg.model)
     if method in cfg.checkpoints:
-        path = Path(str(cfg.checkpoints[method]).replace("{seed}", str(seed))).expanduser()
+        path = Path(model_path(cfg, method, seed))
         if not ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
             raise InputError(f"checkpoints.{method} for seed {seed}: {path} is not a model or adapter directory")
         return str(path)
