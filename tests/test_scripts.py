@@ -100,3 +100,21 @@ def test_answer_shapes_counts_title_case_and_openings_per_task_and_language(tmp_
     assert res.returncode == 0, res.stderr
     assert '| tlpo | 0 | crosslingual | ja | 3 | 2 | "To" 1, "This" 1 |' in res.stdout
     assert '| tlpo | 0 | monolingual | en | 1 | 1 | "Here" 1 |' in res.stdout
+
+
+def test_head_to_head_table_means_intervals_and_the_base_vs_best_check(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"language": "ja"}), encoding="utf-8")
+    for seed, (b, s) in enumerate([(0.0, 0.5), (0.10, 0.6), (0.05, 0.55)]):
+        _metrics(tmp_path, "base", seed, cpr_cross=b, mc_acc=0.70 + seed / 100)
+        _metrics(tmp_path, "sft", seed, cpr_cross=s, mc_acc=0.69 + seed / 100)
+    _metrics(tmp_path, "dpo", 0, cpr_cross=0.3)
+    res = _run("head_to_head_table.py", tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = {line.split("|")[1].strip(): line for line in res.stdout.splitlines() if line.startswith("| ")}
+    # sd 5 points, t(0.975, 2) = 4.303: half width 4.303 * 5 / sqrt(3) = 12.4; MC paired by seed: -1 every seed
+    assert "| 55.0 ± 12.4 |" in rows["sft"] and "| -1.0 ± 0.0 |" in rows["sft"] and rows["sft"].endswith("| 0,1,2 |")
+    assert "| 5.0 ± 12.4 |" in rows["base"] and "| 30.0 |" in rows["dpo"]
+    assert "best cross-lingual CPR: sft." in res.stdout and "Intervals do not overlap." in res.stdout
+    _metrics(tmp_path, "tlpo", 0, cpr_cross=0.9)  # the best now has one seed: no interval to compare
+    assert "No interval before 2 seeds." in _run("head_to_head_table.py", tmp_path).stdout
+    assert _run("head_to_head_table.py", tmp_path / "runs").returncode == 2
