@@ -13,11 +13,12 @@ Rates in %, KL in nats/token, NLL drift relative to the base's English NLL per b
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from langlock.compare import load_evaluations
+from langlock.compare.config import CompareConfig
+from langlock.compare.methods import run_cost
 from langlock.compare.statistics import mean_ci
 from langlock.demo import relative_nll_drift
 
@@ -40,17 +41,10 @@ def cell(values: list, scale: float, digits: int = 1, signed: bool = False) -> s
     return text if half is None else f"{text} ± {half:.{digits}f}"
 
 
-def seconds(compare_dir: Path, method: str, seed: int, key: str) -> float | None:
-    """A run's training / fitting seconds (its results.json) or evaluation seconds (its evaluation's)."""
-    if key == "eval_seconds":
-        f = compare_dir / "runs" / method / f"seed{seed}" / "eval" / "results.json"
-        return json.loads(f.read_text(encoding="utf-8")).get("seconds") if f.is_file() else None
-    f = compare_dir / "runs" / method / f"seed{seed}" / "results.json"
-    return (json.loads(f.read_text(encoding="utf-8")).get("runtime_s") or 0.0) if f.is_file() else 0.0
-
-
-def table(main: Path, heldout: Path | None, target: str) -> tuple[str, dict]:
+def table(main: Path, heldout: Path | None) -> tuple[str, dict]:
     """The Markdown table and, per method, its seeds' cross-lingual CPR (for the interval check)."""
+    cfg = CompareConfig.from_yaml(main / "config.json", output_dir=str(main))
+    target = cfg.language
     base = load_evaluations(main, "base", target)
     head = ["method"] + [t for t, _, _ in MAIN] + ["MC en change", "NLL drift en %"]
     head += ([t for t, _, _ in HELDOUT] if heldout else []) + [t for t, _ in COSTS] + ["seeds"]
@@ -73,7 +67,8 @@ def table(main: Path, heldout: Path | None, target: str) -> tuple[str, dict]:
         if heldout:
             held = load_evaluations(heldout, method, target)
             row += [cell([held[s].get(k) for s in sorted(held)], sc) for _, k, sc in HELDOUT]
-        row += [cell([seconds(main, method, s, k) for s in seeds], 1, 0) for _, k in COSTS]
+        costs = {s: {**runs[s], **run_cost(cfg, method, s)} for s in seeds}  # train / fit seconds from the run
+        row += [cell([costs[s].get(k) for s in seeds], 1, 0) for _, k in COSTS]
         row.append(",".join(map(str, seeds)))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines), cpr
@@ -107,8 +102,7 @@ def main(argv=None) -> int:
     if not cfg.is_file():
         print(f"head_to_head_table: {args.main} is not a compare folder (no config.json)", file=sys.stderr)
         return 2
-    target = json.loads(cfg.read_text(encoding="utf-8"))["language"]
-    text, cpr = table(args.main, args.heldout, target)
+    text, cpr = table(args.main, args.heldout)
     print(text)
     print()
     print(interval_check(cpr))

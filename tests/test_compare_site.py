@@ -194,3 +194,41 @@ def test_demonstration_turns_are_sites_examples():
     assert demonstration_turns("de", 0) == ()
     with pytest.raises(UsageError):
         demonstration_turns("de", -1)
+
+
+def _messages(role, text):
+    return [{"role": role, "content": text}]
+
+
+def test_site_fitted_on_the_shared_data(tmp_path):
+    """``method_args.site.examples: data``: SITE's demonstrations are the shared data's target-language SFT rows (the
+    English replay rows left out), the file records them, and a file fitted on other examples is refused."""
+    from langlock.compare.data import site_examples_path
+    from langlock.compare.methods import fit_site
+    from langlock.steer.file import load_steer_file
+
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    requests = ["Answer in Korean. How do I water plants?", "Reply in Korean. Why walk every day?"]
+    (pairs / "prompts.jsonl").write_text("".join(json.dumps({"prompt": _messages("user", r), "id": str(i)}) + "\n"
+                                                 for i, r in enumerate(requests)), encoding="utf-8")
+    sft = [(requests[0], "흙이 마르면 물을 주세요."), (requests[1], "매일 걸으면 건강해집니다."),
+           ("What is the capital of France?", "Paris is the capital of France.")]  # the replay row
+    (pairs / "sft.jsonl").write_text("".join(json.dumps({"prompt": _messages("user", p),
+                                                         "completion": _messages("assistant", a)}) + "\n"
+                                             for p, a in sft), encoding="utf-8")
+    cfg = _config(tmp_path, ["site"], retention=False)
+    cfg.method_args = {"site": {**SITE_ARGS, "examples": "data"}}
+    assert cfg.needs_data()
+    with pytest.raises(UsageError, match="shared training data"):
+        fit_site(cfg, 0)  # no data to draw from
+    built = []
+    path = fit_site(cfg, 0, lambda: built.append(1) or pairs)
+    rows = [json.loads(x) for x in site_examples_path(cfg).read_text(encoding="utf-8").splitlines()]
+    assert rows == [{"prompt": p, "answer": a} for p, a in sft[:2]]
+    meta = load_steer_file(path).meta["settings"]
+    assert meta["examples"] == str(site_examples_path(cfg)) and meta["n_examples"] == 2
+    assert fit_site(cfg, 0, lambda: built.append(1) or pairs) == path and built == [1]  # reused: no data asked for
+    cfg.method_args = {"site": SITE_ARGS}  # langlock's own demonstrations: not what the file was fitted on
+    with pytest.raises(UsageError, match="fitted with other settings"):
+        fit_site(cfg, 0)

@@ -103,7 +103,8 @@ def test_answer_shapes_counts_title_case_and_openings_per_task_and_language(tmp_
 
 
 def test_head_to_head_table_means_intervals_and_the_base_vs_best_check(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"language": "ja"}), encoding="utf-8")
+    (tmp_path / "config.json").write_text(json.dumps({"model": "m", "language": "ja", "output_dir": "elsewhere"}),
+                                          encoding="utf-8")
     for seed, (b, s) in enumerate([(0.0, 0.5), (0.10, 0.6), (0.05, 0.55)]):
         _metrics(tmp_path, "base", seed, cpr_cross=b, mc_acc=0.70 + seed / 100)
         _metrics(tmp_path, "sft", seed, cpr_cross=s, mc_acc=0.69 + seed / 100)

@@ -14,7 +14,7 @@ UNTRAINED = ("base", "lock", "fewshot", "site")
 #: methods whose decoding carries a LanguageLock for the target language (`lock_options`)
 LOCKED = ("lock",)
 #: per-method arguments of the methods that are not training runs (their defaults: `compare.methods`)
-METHOD_ARG_KEYS = {"fewshot": ("shots",), "site": ("shots", "num_prompts", "steps", "loss", "lr")}
+METHOD_ARG_KEYS = {"fewshot": ("shots",), "site": ("shots", "num_prompts", "steps", "loss", "lr", "examples")}
 #: methods trained on the pooled data of ``joint_languages`` (one joint adapter), evaluated on the target language
 #: like every other method: ``joint-M`` is method M on the pooled data
 JOINT = ("joint-sft",)
@@ -159,8 +159,11 @@ class CompareConfig:
                                  f"known: {', '.join(keys)}")
 
     def needs_data(self) -> bool:
-        """Whether any selected method is trained here (and so needs the shared training data)."""
-        return any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
+        """Whether any selected method is trained here, or SITE fitted on the shared data (``method_args.site.examples:
+        data``), and so needs the shared training data."""
+        site_on_data = ("site" in self.methods and "site" not in self.checkpoints
+                        and (self.method_args.get("site") or {}).get("examples") == "data")
+        return site_on_data or any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
 
     def pooled_languages(self) -> list[str]:
         """The languages a ``joint-*`` method trains on, in order, without repeats."""

@@ -134,6 +134,40 @@ def with_replay(cfg: CompareConfig, pairs_dir: Path) -> Path:
     return out
 
 
+def site_examples_path(cfg: CompareConfig) -> Path:
+    """Where `site_examples` writes the SITE demonstrations drawn from the shared data (known before it exists)."""
+    return Path(cfg.output_dir) / "data" / f"site-examples-{cfg.language}.jsonl"
+
+
+def site_examples(cfg: CompareConfig, pairs_dir: Path) -> Path:
+    """SITE's demonstrations from the shared training data (``method_args.site.examples: data``): every SFT row of
+    `pairs_dir` whose request is one of its target-language training prompts (the English replay rows left out),
+    as ``{"prompt", "answer"}`` lines for `langlock.steer.fit` -- the same requests and answers SFT trains on."""
+    from ..databuild.jsonl import read_rows
+    from ..io_utils import write_jsonl_atomic
+
+    out = site_examples_path(cfg)
+    if out.is_file():
+        return out
+
+    def user(messages) -> str:
+        return messages if isinstance(messages, str) else next(m["content"] for m in messages if m["role"] == "user")
+
+    requests = {user(r["prompt"]) for r in read_rows(pairs_dir / "prompts.jsonl", "prompts")}
+    rows = []
+    for r in read_rows(pairs_dir / "sft.jsonl", "sft"):
+        prompt = user(r["prompt"])
+        answer = r["completion"] if isinstance(r["completion"], str) else r["completion"][-1]["content"]
+        if prompt in requests:
+            rows.append({"prompt": prompt, "answer": answer})
+    if len(rows) < 2:
+        raise UsageError(f"method_args.site.examples: data: {pairs_dir} has {len(rows)} target-language SFT row(s); "
+                         "SITE needs at least 2")
+    write_jsonl_atomic(out, rows)
+    say(f"data: {len(rows)} SITE demonstrations from the shared SFT rows ({out})")
+    return out
+
+
 #: the data files of a pairs folder that a ``joint-*`` method can pool
 POOLED_FILES = ("pairs.jsonl", "sft.jsonl", "prompts.jsonl")
 

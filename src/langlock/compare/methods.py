@@ -22,7 +22,10 @@ from ..errors import InputError, UsageError
 from .config import LOCKED, UNTRAINED, CompareConfig, run_dir, say
 
 #: defaults of ``method_args.site`` (a CPU-sized fit; the paper: 10 shots, 50 prompts, 400 steps, first token)
-SITE_DEFAULTS = {"shots": 5, "num_prompts": 20, "steps": 100, "loss": "first", "lr": 0.2}
+#: ``examples``: "builtin" (langlock's own demonstrations, `langlock.fewshot.demonstrations`), "data" (the compare's
+#: shared training data: its target-language SFT rows, `compare.data.site_examples`) or a JSONL file of
+#: {"prompt", "answer"}
+SITE_DEFAULTS = {"shots": 5, "num_prompts": 20, "steps": 100, "loss": "first", "lr": 0.2, "examples": "builtin"}
 #: defaults of ``method_args.fewshot``
 FEWSHOT_DEFAULTS = {"shots": 5}
 
@@ -47,14 +50,30 @@ def steer_path(cfg: CompareConfig, seed: int) -> Path:
     return run_dir(cfg, "site", seed) / f"steer-{cfg.language}.safetensors"
 
 
+def site_examples_file(cfg: CompareConfig) -> str | None:
+    """The examples file SITE is fitted on (None: langlock's own demonstrations); see ``SITE_DEFAULTS``."""
+    from .data import site_examples_path
+
+    examples = site_args(cfg)["examples"]
+    if examples == "builtin":
+        return None
+    if examples == "data":
+        return str(site_examples_path(cfg))
+    if not isinstance(examples, str) or not examples.strip():
+        raise UsageError(f"method_args.site.examples: 'builtin', 'data' or a JSONL file, got {examples!r}")
+    return examples
+
+
 def _fit_settings(cfg: CompareConfig, seed: int) -> dict:
     a = site_args(cfg)
     return {"shots": a["shots"], "num_prompts": a["num_prompts"], "steps": a["steps"],
-            "loss_tokens": loss_tokens(a["loss"]), "lr": float(a["lr"]), "seed": seed}
+            "loss_tokens": loss_tokens(a["loss"]), "lr": float(a["lr"]), "seed": seed,
+            "examples": site_examples_file(cfg) or "langlock.fewshot.demonstrations"}
 
 
-def fit_site(cfg: CompareConfig, seed: int) -> Path:
-    """The ``site`` method's steering file for `seed`, fitted now unless it is there."""
+def fit_site(cfg: CompareConfig, seed: int, data_dir=None) -> Path:
+    """The ``site`` method's steering file for `seed`, fitted now unless it is there. `data_dir`: a callable that
+    returns the shared training data's folder (building it when needed), for ``examples: data``."""
     from ..steer.file import load_steer_file
 
     path = steer_path(cfg, seed)
@@ -71,8 +90,17 @@ def fit_site(cfg: CompareConfig, seed: int) -> Path:
         return path
     from ..steer.fit import SteerFitConfig, fit_steer
 
+    examples = want.pop("examples")
+    if site_args(cfg)["examples"] == "data":
+        from .data import site_examples
+
+        pairs = data_dir() if data_dir is not None else None
+        if pairs is None:
+            raise UsageError("method_args.site.examples: data needs the shared training data, which was not built")
+        site_examples(cfg, pairs)
     fit_steer(SteerFitConfig(model=str(cfg.model), language=cfg.language, output=str(path), dtype=cfg.dtype,
-                             device=cfg.device, threads=cfg.threads, **want))
+                             device=cfg.device, threads=cfg.threads,
+                             examples=None if examples == "langlock.fewshot.demonstrations" else examples, **want))
     fit = load_steer_file(path).meta["fit"]
     say(f"fitted site seed {seed}: {want['steps']} steps, {fit['embed_seconds'] + fit['fit_seconds']:.0f} s, "
         f"loss {fit['eval_loss_unsteered']} unsteered -> {fit['eval_loss_fitted']} fitted")

@@ -44,7 +44,7 @@ def run_compare(cfg: CompareConfig) -> dict:
         for method in cfg.methods:
             model = model_path(cfg, method, seed)
             if method in FITS:  # cheap once fitted, and refuses a file fitted with other settings
-                FITS[method](cfg, seed)
+                FITS[method](cfg, seed, data_dir)
             metrics = finished_run(cfg, method, seed, model)
             if metrics is None:  # a finished evaluation needs neither its model nor training
                 needs = method not in UNTRAINED and method not in cfg.checkpoints

@@ -45,7 +45,7 @@ def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None)
         from .methods import FITS
 
         if method in FITS:  # an artefact for the decoding (a SITE steering file), not a training run
-            FITS[method](cfg, seed)
+            FITS[method](cfg, seed, lambda: data_dir)
         return str(cfg.model)
     if method in cfg.checkpoints:
         path = Path(model_path(cfg, method, seed))
