@@ -18,7 +18,7 @@ CFG=configs/subjects/gemma-it1200
 # the stages of a seed: few methods each, so a stop loses at most one training run (and the methods that train
 # nothing together: their unfinished evaluations resume in a later session, a trained one's is redone)
 JA_STAGES=("base,sft,tlpo" "dpo,orpo,tbpo-q" "lock,fewshot,site" "grpo")
-KO_STAGES=("base,lock,sft,tlpo")
+KO_STAGES=("base,lock,sft,tlpo" "site")
 
 compare() {  # compare LANG ARGS...: one compare call, its output logged
     local lang=$1; shift
