@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from langlock.compare import load_evaluations
+from langlock.compare import load_evaluations, paired_deltas
 from langlock.compare.config import CompareConfig
 from langlock.compare.methods import run_cost
 from langlock.compare.statistics import mean_ci
@@ -57,11 +57,8 @@ def table(main: Path, heldout: Path | None) -> tuple[str, dict]:
         seeds = sorted(runs)
         cpr[method] = [runs[s]["cpr_cross"] for s in seeds]
         row = [method] + [cell([runs[s].get(k) for s in seeds], sc, 2 if sc == 1 else 1) for _, k, sc in MAIN]
-        paired = [s for s in seeds if s in base]
-        row.append("–" if method == "base" else
-                   cell([runs[s]["mc_acc"] - base[s]["mc_acc"] for s in paired
-                         if runs[s].get("mc_acc") is not None and base[s].get("mc_acc") is not None], 100,
-                        signed=True))
+        mc = paired_deltas(base, runs, keys=("mc_acc",)).get("mc_acc", {"values": []})
+        row.append("–" if method == "base" else cell(mc["values"], 100, signed=True))
         drift = [relative_nll_drift(main / "runs" / method / f"seed{s}" / "eval") for s in seeds]
         row.append("–" if method == "base" else cell(drift, 100, signed=True))
         if heldout:

@@ -90,7 +90,7 @@ def fit_site(cfg: CompareConfig, seed: int, data_dir=None) -> Path:
         return path
     from ..steer.fit import SteerFitConfig, fit_steer
 
-    examples = want.pop("examples")
+    del want["examples"]  # the settings' record of it; the fit takes the file (None: langlock's own)
     if site_args(cfg)["examples"] == "data":
         from .data import site_examples
 
@@ -100,7 +100,7 @@ def fit_site(cfg: CompareConfig, seed: int, data_dir=None) -> Path:
         site_examples(cfg, pairs)
     fit_steer(SteerFitConfig(model=str(cfg.model), language=cfg.language, output=str(path), dtype=cfg.dtype,
                              device=cfg.device, threads=cfg.threads,
-                             examples=None if examples == "langlock.fewshot.demonstrations" else examples, **want))
+                             examples=site_examples_file(cfg), **want))
     fit = load_steer_file(path).meta["fit"]
     say(f"fitted site seed {seed}: {want['steps']} steps, {fit['embed_seconds'] + fit['fit_seconds']:.0f} s, "
         f"loss {fit['eval_loss_unsteered']} unsteered -> {fit['eval_loss_fitted']} fitted")
