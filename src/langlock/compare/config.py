@@ -158,12 +158,17 @@ class CompareConfig:
                                  f"{', '.join(sorted(set(args) - set(keys))) if isinstance(args, dict) else args}; "
                                  f"known: {', '.join(keys)}")
 
+    @property
+    def site_on_data(self) -> bool:
+        """Whether SITE is fitted here on the shared data's target-language SFT rows (``method_args.site.examples:
+        data``), rather than taken from ``checkpoints.site`` or fitted on other examples."""
+        return ("site" in self.methods and "site" not in self.checkpoints
+                and (self.method_args.get("site") or {}).get("examples") == "data")
+
     def needs_data(self) -> bool:
-        """Whether any selected method is trained here, or SITE fitted on the shared data (``method_args.site.examples:
-        data``), and so needs the shared training data."""
-        site_on_data = ("site" in self.methods and "site" not in self.checkpoints
-                        and (self.method_args.get("site") or {}).get("examples") == "data")
-        return site_on_data or any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
+        """Whether any selected method is trained here, or SITE is fitted on the shared data (`site_on_data`), and so
+        needs the shared training data."""
+        return self.site_on_data or any(m not in UNTRAINED and m not in self.checkpoints for m in self.methods)
 
     def pooled_languages(self) -> list[str]:
         """The languages a ``joint-*`` method trains on, in order, without repeats."""

@@ -91,7 +91,7 @@ def fit_site(cfg: CompareConfig, seed: int, data_dir=None) -> Path:
     from ..steer.fit import SteerFitConfig, fit_steer
 
     del want["examples"]  # the settings' record of it; the fit takes the file (None: langlock's own)
-    if site_args(cfg)["examples"] == "data":
+    if cfg.site_on_data:
         from .data import site_examples
 
         pairs = data_dir() if data_dir is not None else None

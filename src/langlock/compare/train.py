@@ -41,11 +41,7 @@ def model_path(cfg: CompareConfig, method: str, seed: int) -> str:
 
 def model_for(cfg: CompareConfig, method: str, seed: int, data_dir: Path | None) -> str:
     """The model (path or spec) that `method` at `seed` is evaluated with; trains it when needed."""
-    if method in UNTRAINED:
-        from .methods import FITS
-
-        if method in FITS:  # an artefact for the decoding (a SITE steering file), not a training run
-            FITS[method](cfg, seed, lambda: data_dir)
+    if method in UNTRAINED:  # SITE's steering file is the decoding's, fitted by `run_compare` (`methods.FITS`)
         return str(cfg.model)
     if method in cfg.checkpoints:
         path = Path(model_path(cfg, method, seed))
