@@ -1,7 +1,8 @@
 """The head-to-head's table for the docs (docs/subjects.md §3): one row per method, every column the mean over the
 seeds found ± the half-width of its 95 % Student-t interval (n seeds in the last column); multiple-choice accuracy
 and the English NLL drift as the change against the base paired by seed; then which method has the highest
-cross-lingual CPR and whether its interval and the base's overlap (with both widths), as issue 14 asks.
+cross-lingual CPR and whether its interval and the base's overlap (with both widths), as issue 14 asks; then the
+issue's targets for one method (``--targets``, TLPO by default), each reported met or not (`target_lines`).
 
 Reads finished evaluations only (`langlock.compare.load_evaluations`), so it works on results/ without weights:
 
@@ -21,6 +22,8 @@ from langlock.compare.config import CompareConfig
 from langlock.compare.methods import run_cost
 from langlock.compare.statistics import mean_ci
 from langlock.demo import relative_nll_drift
+from langlock.results import read_results
+from langlock.suites.retention_stats import paired_difference
 
 ORDER = ["base", "fewshot", "lock", "site", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tlpo"]
 #: (column title, metric key, scale) of the main folder's evaluations
@@ -90,10 +93,79 @@ def interval_check(cpr: dict) -> str:
             + f". Intervals {'do not overlap' if apart else 'overlap'}.")
 
 
+def mc_items(eval_dir: Path, lang: str = "en") -> dict[str, tuple[bool, bool]]:
+    """item id -> (correct, base correct) of an evaluation's `lang` multiple-choice items ({} when not scored)."""
+    f = eval_dir / "retention" / "results.json"
+    if not f.is_file():
+        return {}
+    mc = (((read_results(f).get("retention") or {}).get("likelihood") or {}).get("mc") or {})
+    return {i["id"]: (bool(i["correct"]), bool(i["base_correct"])) for i in mc.get("items", [])
+            if i["id"].split("-")[0] == lang}
+
+
+def pooled_mc_change(per_seed: list[dict[str, tuple[bool, bool]]]) -> dict:
+    """Multiple-choice change against the base paired by item, each item's correctness averaged over the seeds
+    (the items every seed scored): `paired_difference` of the two, in points."""
+    ids = sorted(set.intersection(*(set(d) for d in per_seed))) if per_seed else []
+    model = [100 * sum(d[i][0] for d in per_seed) / len(per_seed) for i in ids]
+    base = [100 * sum(d[i][1] for d in per_seed) / len(per_seed) for i in ids]
+    return paired_difference(model, base)
+
+
+def verdict(mean: float | None, low: float | None, high: float | None, bound: float, above: bool) -> str:
+    """Whether a target ``value >= bound`` (`above`) or ``value <= bound`` is met, by the mean: "met" / "not met",
+    qualified "within noise" when the 95 % interval reaches across the bound and "no interval" without one."""
+    if mean is None:
+        return "not measured"
+    said = "met" if (mean >= bound if above else mean <= bound) else "not met"
+    if low is None or high is None:
+        return f"{said} (no interval)"
+    return f"{said}, within noise" if low < bound < high else said
+
+
+def target_lines(main: Path, method: str) -> list[str]:
+    """Issue 14's targets for `method` against the base: cross-lingual CPR +20 points or more (paired by seed), VR
+    not lower (cross-lingual, paired by seed), multiple choice within 2 points (paired by item over the seeds) and
+    English NLL drift at most 1 % (relative, over the seeds); each with its 95 % interval and a verdict."""
+    cfg = CompareConfig.from_yaml(main / "config.json", output_dir=str(main))
+    base = load_evaluations(main, "base", cfg.language)
+    runs = load_evaluations(main, method, cfg.language)
+    if not base or not runs:
+        return [f"targets for {method}: {method} or base not evaluated"]
+    seeds = sorted(set(base) & set(runs))
+    d = paired_deltas(base, runs, keys=("cpr_cross", "vr_cross"))
+
+    def seeded(key: str) -> tuple:
+        mean, half = (d[key]["mean"], d[key]["ci95"]) if key in d else (None, None)
+        mean = None if mean is None else 100 * mean
+        return (mean, None, None) if half is None else (mean, mean - 100 * half, mean + 100 * half)
+
+    def show(mean, low, high, unit=" points") -> str:
+        if mean is None:
+            return "–"
+        return f"{mean:+.1f}{unit}" + ("" if low is None else f" [{low:+.1f}, {high:+.1f}]")
+
+    cpr, vr = seeded("cpr_cross"), seeded("vr_cross")
+    mc = pooled_mc_change([mc_items(main / "runs" / method / f"seed{s}" / "eval") for s in seeds])
+    mc_t = (mc["mean"], *(mc["ci95"] or (None, None)))
+    drift = [v for v in (relative_nll_drift(main / "runs" / method / f"seed{s}" / "eval") for s in seeds)
+             if v is not None]
+    nll, half = mean_ci([100 * v for v in drift])
+    nll_t = (nll, None, None) if half is None else (nll, nll - half, nll + half)
+    return [f"targets for {method} (seeds {','.join(map(str, seeds))}; 95 % intervals):",
+            f"- cross-lingual CPR +20 points or more: {show(*cpr)} (paired by seed): {verdict(*cpr, 20, True)}",
+            f"- VR not lower than the base: cross-lingual VR {show(*vr)} (paired by seed): {verdict(*vr, 0, True)}",
+            f"- multiple choice within 2 points: {show(*mc_t)} ({mc['n']} English items paired, averaged over the "
+            f"seeds): {verdict(*mc_t, -2, True)}",
+            f"- English NLL drift at most 1 %: {show(*nll_t, unit=' %')} (relative, over the seeds): "
+            f"{verdict(*nll_t, 1, False)}"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("main", type=Path, help="the compare folder evaluated on the benchmark")
     ap.add_argument("heldout", type=Path, nargs="?", help="the same methods' held-out compare folder")
+    ap.add_argument("--targets", default="tlpo", help="the method whose issue-14 targets are checked (default tlpo)")
     args = ap.parse_args(argv)
     cfg = args.main / "config.json"
     if not cfg.is_file():
@@ -103,6 +175,8 @@ def main(argv=None) -> int:
     print(text)
     print()
     print(interval_check(cpr))
+    print()
+    print("\n".join(target_lines(args.main, args.targets)))
     return 0
 
 

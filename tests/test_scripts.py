@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,41 @@ def test_head_to_head_table_means_intervals_and_the_base_vs_best_check(tmp_path)
     _metrics(tmp_path, "tlpo", 0, cpr_cross=0.9)  # the best now has one seed: no interval to compare
     assert "No interval before 2 seeds." in _run("head_to_head_table.py", tmp_path).stdout
     assert _run("head_to_head_table.py", tmp_path / "runs").returncode == 2
+
+
+def _retention(run: Path, correct: list[bool], base_correct: list[bool], drift: float) -> None:
+    d = run / "eval" / "retention"
+    d.mkdir(parents=True)
+    items = [{"id": f"en-fact-{i}", "correct": c, "base_correct": b}
+             for i, (c, b) in enumerate(zip(correct, base_correct))]
+    items.append({"id": "ko-fact-0", "correct": False, "base_correct": True})  # another language: not counted
+    nll = {"en": {"n": 16, "nll_per_byte": 1.0 + drift, "base_nll_per_byte": 1.0, "drift": {"mean": drift}}}
+    (d / "results.json").write_text(json.dumps({"schema": "langlock.results", "schema_version": 2, "kind": "bench",
+                                                "retention": {"likelihood": {"mc": {"items": items},
+                                                                             "nll": {"by_language": nll}}}}),
+                                    encoding="utf-8")
+
+
+def test_head_to_head_table_checks_the_issue_targets(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model": "m", "language": "ko", "output_dir": "x"}),
+                                          encoding="utf-8")
+    base_correct = [True] * 50 + [False] * 50
+    for seed, (cpr, vr, drift) in enumerate([(0.30, 0.96, 0.002), (0.32, 0.97, 0.003), (0.34, 0.98, 0.004)]):
+        _metrics(tmp_path, "base", seed, cpr_cross=0.0, vr_cross=0.97)
+        run = _metrics(tmp_path, "tlpo", seed, cpr_cross=cpr, vr_cross=vr)
+        # every seed loses items 0-1 and wins item 50 on seed 0 only: per item over seeds -2 + 1/3 points
+        correct = [i >= 2 for i in range(50)] + [seed == 0 and i == 0 for i in range(50)]
+        _retention(run, correct, base_correct, drift)
+    lines = [x for x in _run("head_to_head_table.py", tmp_path).stdout.splitlines() if x.startswith("- ")]
+    cpr, vr, mc, nll = lines
+    # CPR +30, +32, +34: mean +32, half width 4.303 * 2 / sqrt(3) = 5.0, the interval above 20
+    assert "+32.0 points [+27.0, +37.0]" in cpr and cpr.endswith(": met")
+    assert "+0.0 points [-2.5, +2.5]" in vr and vr.endswith("met, within noise")
+    assert "-1.7 points" in mc and "100 English items" in mc and mc.endswith(": met, within noise")
+    assert "+0.3 % [+0.1, +0.5]" in nll and nll.endswith(": met")
+    # one seed: no interval, said so
+    for seed in (1, 2):
+        for method in ("base", "tlpo"):
+            shutil.rmtree(tmp_path / "runs" / method / f"seed{seed}")
+    out = _run("head_to_head_table.py", tmp_path, "--targets", "tlpo").stdout
+    assert "targets for tlpo (seeds 0;" in out and "+30.0 points (paired by seed): met (no interval)" in out and "VR -1.0 points (paired by seed): not met (no interval)" in out
