@@ -15,9 +15,10 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-.venv/bin/python}
 CFG=configs/subjects/gemma-it1200
-# the stages of a seed: few methods each, so a stop loses at most one training run (and the methods that train
-# nothing together: their unfinished evaluations resume in a later session, a trained one's is redone)
-JA_STAGES=("base,sft,tlpo" "dpo,orpo,tbpo-q" "lock,fewshot,site" "grpo")
+# the stages of a seed: one trained method each after the first, so a stop loses at most one training run and each
+# is evaluated held out while its weights are there; the methods that train nothing run together, where a stop
+# costs nothing (their unfinished evaluations resume in a later session, a trained one's is redone)
+JA_STAGES=("base,sft,tlpo" "dpo" "orpo" "lock,fewshot,site" "tbpo-q" "grpo")
 KO_STAGES=("base,lock,sft,tlpo" "site")
 
 compare() {  # compare LANG ARGS...: one compare call, its output logged
