@@ -21,8 +21,7 @@ from langlock.compare import load_evaluations, paired_deltas
 from langlock.compare.config import CompareConfig
 from langlock.compare.methods import run_cost
 from langlock.compare.statistics import mean_ci
-from langlock.demo import relative_nll_drift
-from langlock.results import read_results
+from langlock.demo import relative_nll_drift, retention_likelihood
 from langlock.suites.retention_stats import paired_difference
 
 ORDER = ["base", "fewshot", "lock", "site", "sft", "dpo", "orpo", "grpo", "tbpo-q", "tlpo"]
@@ -95,10 +94,7 @@ def interval_check(cpr: dict) -> str:
 
 def mc_items(eval_dir: Path, lang: str = "en") -> dict[str, tuple[bool, bool]]:
     """item id -> (correct, base correct) of an evaluation's `lang` multiple-choice items ({} when not scored)."""
-    f = eval_dir / "retention" / "results.json"
-    if not f.is_file():
-        return {}
-    mc = (((read_results(f).get("retention") or {}).get("likelihood") or {}).get("mc") or {})
+    mc = retention_likelihood(eval_dir).get("mc") or {}
     return {i["id"]: (bool(i["correct"]), bool(i["base_correct"])) for i in mc.get("items", [])
             if i["id"].split("-")[0] == lang}
 

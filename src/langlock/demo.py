@@ -194,14 +194,19 @@ def before_after_table(summary: dict, lang: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def relative_nll_drift(eval_dir: Path, lang: str = "en") -> float | None:
-    """NLL-per-byte drift on `lang` genuine text relative to the base's NLL (from an evaluation's retention run)."""
+def retention_likelihood(eval_dir: Path) -> dict:
+    """An evaluation's likelihood retention checks (``mc``, ``nll``) from its retention run ({} when not run)."""
     from .results import read_results
 
     f = eval_dir / "retention" / "results.json"
     if not f.is_file():
-        return None
-    nll = (((read_results(f).get("retention") or {}).get("likelihood") or {}).get("nll") or {}).get("by_language", {})
+        return {}
+    return (read_results(f).get("retention") or {}).get("likelihood") or {}
+
+
+def relative_nll_drift(eval_dir: Path, lang: str = "en") -> float | None:
+    """NLL-per-byte drift on `lang` genuine text relative to the base's NLL (from an evaluation's retention run)."""
+    nll = (retention_likelihood(eval_dir).get("nll") or {}).get("by_language", {})
     row = nll.get(lang) or {}
     if "drift" not in row or not row.get("base_nll_per_byte"):
         return None
