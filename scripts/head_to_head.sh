@@ -19,7 +19,7 @@ CFG=configs/subjects/gemma-it1200
 # is evaluated held out while its weights are there; the methods that train nothing run together, where a stop
 # costs nothing (their unfinished evaluations resume in a later session, a trained one's is redone)
 JA_STAGES=("base,sft,tlpo" "dpo" "orpo" "lock,fewshot,site" "tbpo-q" "grpo")
-KO_STAGES=("base,lock,sft,tlpo" "site")
+KO_STAGES=("base,lock,site" "sft" "tlpo")
 
 compare() {  # compare LANG ARGS...: one compare call, its output logged
     local lang=$1; shift
