@@ -4,6 +4,7 @@
 #   bash scripts/head_to_head.sh            # every stage: Japanese seeds 0, 1, 2, then Korean; then the reports
 #   bash scripts/head_to_head.sh ja 1       # one subject (ja | ko), one seed
 #   bash scripts/head_to_head.sh report     # rewrite the reports from the finished evaluations only
+#   H2H_STOP_FILE=/tmp/stop bash scripts/head_to_head.sh ja 2   # `touch /tmp/stop` ends it before its next stage
 #
 # Each stage is a `langlock compare` of a few methods at one seed; compare neither trains nor evaluates a run whose
 # evaluation is finished, and results/ keeps the evaluations in git without the weights (results/README.md), so
@@ -33,6 +34,9 @@ subject() {  # subject LANG SEED: every stage of one subject at one seed
     local lang=$1 seed=$2 stages
     if [[ $lang == ja ]]; then stages=("${JA_STAGES[@]}"); else stages=("${KO_STAGES[@]}"); fi
     for methods in "${stages[@]}"; do
+        if [[ -n ${H2H_STOP_FILE:-} && -e $H2H_STOP_FILE ]]; then
+            echo "$0: $H2H_STOP_FILE exists: stopped before $lang seed $seed stage $methods" >&2; exit 0
+        fi
         compare "$lang" --config "$CFG-$lang-head-to-head.yaml" --methods "$methods" --seeds "$seed" || return 1
         if [[ -f $CFG-$lang-head-to-head-heldout.yaml ]]; then
             compare "$lang" --config "$CFG-$lang-head-to-head-heldout.yaml" --methods "$methods" --seeds "$seed" \
