@@ -10,7 +10,8 @@
 # evaluation is finished, and results/ keeps the evaluations in git without the weights (results/README.md), so
 # the stages resume across sessions. A stage's held-out evaluation (builtin-confusion) runs right after it, while
 # the weights it trained are still there. Logs: results/h2h-gemma-it1200-LANG/chain.log (not kept in git).
-# Exit status: 0 when every stage asked for finished, 2 on bad arguments, 1 when a stage failed.
+# Exit status: 0 when every stage asked for finished (or H2H_STOP_FILE ended the run between stages), 2 on bad
+# arguments, 1 when a stage failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
