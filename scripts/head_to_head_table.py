@@ -1,8 +1,9 @@
 """The head-to-head's table for the docs (docs/subjects.md §3): one row per method, every column the mean over the
 seeds found ± the half-width of its 95 % Student-t interval (n seeds in the last column); multiple-choice accuracy
 and the English NLL drift as the change against the base paired by seed; then which method has the highest
-cross-lingual CPR and whether its interval and the base's overlap (with both widths), as issue 14 asks; then the
-issue's targets for one method (``--targets``, TLPO by default), each reported met or not (`target_lines`).
+cross-lingual CPR and whether its interval and the base's overlap (with both widths), as issue 14 asks, and by how
+much it leads the second (`margin_line`, paired by seed); then the issue's targets for one method (``--targets``,
+TLPO by default), each reported met or not (`target_lines`).
 
 Reads finished evaluations only (`langlock.compare.load_evaluations`), so it works on results/ without weights:
 
@@ -44,20 +45,20 @@ def cell(values: list, scale: float, digits: int = 1, signed: bool = False) -> s
 
 
 def table(main: Path, heldout: Path | None) -> tuple[str, dict]:
-    """The Markdown table and, per method, its seeds' cross-lingual CPR (for the interval check)."""
+    """The Markdown table and, per method, its evaluations by seed (for the interval and margin checks)."""
     cfg = CompareConfig.from_yaml(main / "config.json", output_dir=str(main))
     target = cfg.language
     base = load_evaluations(main, "base", target)
     head = ["method"] + [t for t, _, _ in MAIN] + ["MC en change", "NLL drift en %"]
     head += ([t for t, _, _ in HELDOUT] if heldout else []) + [t for t, _ in COSTS] + ["seeds"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-    cpr = {}
+    evals = {}
     for method in ORDER:
         runs = load_evaluations(main, method, target)
         if not runs:
             continue
         seeds = sorted(runs)
-        cpr[method] = [runs[s]["cpr_cross"] for s in seeds]
+        evals[method] = runs
         row = [method] + [cell([runs[s].get(k) for s in seeds], sc, 2 if sc == 1 else 1) for _, k, sc in MAIN]
         mc = paired_deltas(base, runs, keys=("mc_acc",)).get("mc_acc", {"values": []})
         row.append("–" if method == "base" else cell(mc["values"], 100, signed=True))
@@ -70,14 +71,22 @@ def table(main: Path, heldout: Path | None) -> tuple[str, dict]:
         row += [cell([costs[s].get(k) for s in seeds], 1, 0) for _, k in COSTS]
         row.append(",".join(map(str, seeds)))
         lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines), cpr
+    return "\n".join(lines), evals
 
 
-def interval_check(cpr: dict) -> str:
+def _ranked(evals: dict) -> list[str]:
+    """The methods other than the base, highest mean cross-lingual CPR first."""
+    def mean(m: str) -> float:
+        return sum(r["cpr_cross"] for r in evals[m].values()) / len(evals[m])
+    return sorted((m for m in evals if m != "base"), key=mean, reverse=True)
+
+
+def interval_check(evals: dict) -> str:
     """Whether the best method's cross-lingual CPR interval and the base's overlap (widths in points)."""
+    cpr = {m: [runs[s]["cpr_cross"] for s in sorted(runs)] for m, runs in evals.items()}
     if "base" not in cpr or len(cpr) < 2:
         return "no base or no other method evaluated"
-    best = max((m for m in cpr if m != "base"), key=lambda m: sum(cpr[m]) / len(cpr[m]))
+    best = _ranked(evals)[0]
     parts = []
     bounds = {}
     for m in ("base", best):
@@ -90,6 +99,30 @@ def interval_check(cpr: dict) -> str:
     apart = bounds[best][0] > bounds["base"][1] or bounds["base"][0] > bounds[best][1]
     return (f"best cross-lingual CPR: {best}. " + "; ".join(parts)
             + f". Intervals {'do not overlap' if apart else 'overlap'}.")
+
+
+def margin_line(evals: dict) -> str:
+    """By how much the best method leads the second on cross-lingual CPR, and their VR difference: best − second
+    paired by seed, with the 95 % interval; "apart" when the CPR interval excludes 0, "within noise" otherwise."""
+    ranked = _ranked(evals)
+    if len(ranked) < 2:
+        return "no second method to compare the best with"
+    best, second = ranked[:2]
+    d = paired_deltas(evals[second], evals[best], keys=("cpr_cross", "vr_cross"))
+    if "cpr_cross" not in d:
+        return f"{best} and {second} share no seed"
+    parts = []
+    for key, name in (("cpr_cross", "cross CPR"), ("vr_cross", "cross VR")):
+        if key in d:
+            mean, half = 100 * d[key]["mean"], d[key]["ci95"]
+            parts.append(f"{name} {mean:+.1f}" + ("" if half is None else
+                                                   f" [{mean - 100 * half:+.1f}, {mean + 100 * half:+.1f}]"))
+    half = d["cpr_cross"]["ci95"]
+    low = 100 * (d["cpr_cross"]["mean"] - (half or 0.0))
+    high = 100 * (d["cpr_cross"]["mean"] + (half or 0.0))
+    said = "no interval" if half is None else ("apart" if low > 0 or high < 0 else "within noise")
+    return (f"margin: {best} − {second} (paired by seed, seeds {','.join(map(str, d['cpr_cross']['seeds']))}): "
+            + ", ".join(parts) + f" points: {said}.")
 
 
 def mc_items(eval_dir: Path, lang: str = "en") -> dict[str, tuple[bool, bool]]:
@@ -167,10 +200,11 @@ def main(argv=None) -> int:
     if not cfg.is_file():
         print(f"head_to_head_table: {args.main} is not a compare folder (no config.json)", file=sys.stderr)
         return 2
-    text, cpr = table(args.main, args.heldout)
+    text, evals = table(args.main, args.heldout)
     print(text)
     print()
-    print(interval_check(cpr))
+    print(interval_check(evals))
+    print(margin_line(evals))
     print()
     print("\n".join(target_lines(args.main, args.targets)))
     return 0

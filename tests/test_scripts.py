@@ -117,6 +117,10 @@ def test_head_to_head_table_means_intervals_and_the_base_vs_best_check(tmp_path)
     assert "| 55.0 ± 12.4 |" in rows["sft"] and "| -1.0 ± 0.0 |" in rows["sft"] and rows["sft"].endswith("| 0,1,2 |")
     assert "| 5.0 ± 12.4 |" in rows["base"] and "| 30.0 |" in rows["dpo"]
     assert "best cross-lingual CPR: sft." in res.stdout and "Intervals do not overlap." in res.stdout
+    assert "margin: sft − dpo (paired by seed, seeds 0): cross CPR +20.0 points: no interval." in res.stdout
+    for seed, cpr in ((1, 0.3), (2, 0.4)):  # sft − dpo by seed: +20, +30, +15: mean 21.7, sd 7.6, half 19.0
+        _metrics(tmp_path, "dpo", seed, cpr_cross=cpr)
+    assert "cross CPR +21.7 [+2.7, +40.6] points: apart." in _run("head_to_head_table.py", tmp_path).stdout
     _metrics(tmp_path, "tlpo", 0, cpr_cross=0.9)  # the best now has one seed: no interval to compare
     assert "No interval before 2 seeds." in _run("head_to_head_table.py", tmp_path).stdout
     assert _run("head_to_head_table.py", tmp_path / "runs").returncode == 2
