@@ -10,6 +10,9 @@ Per run, task and language, from each run's eval/confusion/generations.jsonl:
 - `--first-words K`: how many answers open with an ASCII letter and the K most common first words. A word the
   detector cannot place ("In": `skip`) postpones the confusion point; TLPO with the capital rule off learned to
   open with it on the same subject (docs/subjects.md §3).
+- `--opens-with TEXT`: how many answers open with TEXT (after leading white space). TLPO at the Korean
+  head-to-head's seed 2 opened almost every answer with a bracketed Hangul tag, "[답변]" ("[answer]"), and looped on
+  it (`--opens-with "["`; docs/subjects.md §3).
 - `--repetitive`: per language (both tasks), the answers whose zlib-compressed size is below `--ratio` (default
   0.25) of their UTF-8 size, over answers of at least 60 bytes (`langlock.score.degeneracy`; `langlock compare`
   reports the same share as its `repetitive_*` columns). A pass rate cannot tell Korean from Hangul noise:
@@ -17,6 +20,7 @@ Per run, task and language, from each run's eval/confusion/generations.jsonl:
 
     python scripts/answer_shapes.py results/h2h-gemma-it1200-ja [more compare dirs]
     python scripts/answer_shapes.py results/h2h-gemma-it1200-ja --first-words 3
+    python scripts/answer_shapes.py results/h2h-gemma-it1200-ko --opens-with "["
     python scripts/answer_shapes.py runs/compare-smollm2-ko-tlpo-lcb --repetitive
 """
 
@@ -58,6 +62,7 @@ def main(argv=None) -> int:
     ap.add_argument("--min-words", type=int, default=5)
     ap.add_argument("--first-words", type=int, default=0, metavar="K",
                     help="report the openings (K most common first words) instead of Title Case")
+    ap.add_argument("--opens-with", metavar="TEXT", help="report how many answers open with TEXT instead")
     ap.add_argument("--repetitive", action="store_true", help="report the repetitive answers per language instead")
     ap.add_argument("--ratio", type=float, default=DEFAULT_RATIO, help="--repetitive: the compression ratio below "
                     "which an answer is repetitive")
@@ -65,6 +70,9 @@ def main(argv=None) -> int:
     if args.repetitive:
         print("| run | method | seed | language | answers | repetitive |")
         print("|---|---|---:|---|---:|---:|")
+    elif args.opens_with:
+        print(f"| run | method | seed | task | language | answers | open with {json.dumps(args.opens_with)} |")
+        print("|---|---|---:|---|---|---:|---:|")
     elif args.first_words:
         print("| run | method | seed | task | language | answers | open with a Latin letter | most common first words |")
         print("|---|---|---:|---|---|---:|---:|---|")
@@ -86,6 +94,9 @@ def main(argv=None) -> int:
         for task, lang in sorted({(r["task"], r["language"]) for r in rows}):
             texts = [r["completion"] for r in rows if r["task"] == task and r["language"] == lang]
             head = f"| {d.name} | {method} | {seed} | {task} | {lang} |"
+            if args.opens_with:
+                print(f"{head} {len(texts)} | {sum(t.lstrip().startswith(args.opens_with) for t in texts)} |")
+                continue
             if args.first_words:
                 latin, common = first_words(texts, args.first_words)
                 words = ", ".join(f"{json.dumps(w, ensure_ascii=False)} {n}" for w, n in common)

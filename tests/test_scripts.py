@@ -101,6 +101,8 @@ def test_answer_shapes_counts_title_case_and_openings_per_task_and_language(tmp_
     assert res.returncode == 0, res.stderr
     assert '| tlpo | 0 | crosslingual | ja | 3 | 2 | "To" 1, "This" 1 |' in res.stdout
     assert '| tlpo | 0 | monolingual | en | 1 | 1 | "Here" 1 |' in res.stdout
+    res = _run("answer_shapes.py", tmp_path, "--opens-with", "To")
+    assert '| tlpo | 0 | crosslingual | ja | 3 | 1 |' in res.stdout and '| tlpo | 0 | monolingual | en | 1 | 0 |' in res.stdout
 
 
 def test_head_to_head_table_means_intervals_and_the_base_vs_best_check(tmp_path):
