@@ -111,16 +111,15 @@ def margin_line(evals: dict) -> str:
     d = paired_deltas(evals[second], evals[best], keys=("cpr_cross", "vr_cross"))
     if "cpr_cross" not in d:
         return f"{best} and {second} share no seed"
-    parts = []
+    parts, bounds = [], {}
     for key, name in (("cpr_cross", "cross CPR"), ("vr_cross", "cross VR")):
         if key in d:
             mean, half = 100 * d[key]["mean"], d[key]["ci95"]
+            bounds[key] = None if half is None else (mean - 100 * half, mean + 100 * half)
             parts.append(f"{name} {mean:+.1f}" + ("" if half is None else
-                                                   f" [{mean - 100 * half:+.1f}, {mean + 100 * half:+.1f}]"))
-    half = d["cpr_cross"]["ci95"]
-    low = 100 * (d["cpr_cross"]["mean"] - (half or 0.0))
-    high = 100 * (d["cpr_cross"]["mean"] + (half or 0.0))
-    said = "no interval" if half is None else ("apart" if low > 0 or high < 0 else "within noise")
+                                                   f" [{bounds[key][0]:+.1f}, {bounds[key][1]:+.1f}]"))
+    low_high = bounds["cpr_cross"]
+    said = "no interval" if low_high is None else ("apart" if low_high[0] > 0 or low_high[1] < 0 else "within noise")
     return (f"margin: {best} − {second} (paired by seed, seeds {','.join(map(str, d['cpr_cross']['seeds']))}): "
             + ", ".join(parts) + f" points: {said}.")
 
