@@ -101,6 +101,14 @@ def interval_check(evals: dict) -> str:
             + f". Intervals {'do not overlap' if apart else 'overlap'}.")
 
 
+def in_points(deltas: dict, key: str) -> tuple:
+    """(mean, low, high) of a `paired_deltas` entry in points (low, high None without an interval; all None
+    when the key is missing)."""
+    mean, half = (deltas[key]["mean"], deltas[key]["ci95"]) if key in deltas else (None, None)
+    mean = None if mean is None else 100 * mean
+    return (mean, None, None) if half is None else (mean, mean - 100 * half, mean + 100 * half)
+
+
 def margin_line(evals: dict) -> str:
     """By how much the best method leads the second on cross-lingual CPR, and their VR difference: best − second
     paired by seed, with the 95 % interval; "apart" when the CPR interval excludes 0, "within noise" otherwise."""
@@ -111,15 +119,13 @@ def margin_line(evals: dict) -> str:
     d = paired_deltas(evals[second], evals[best], keys=("cpr_cross", "vr_cross"))
     if "cpr_cross" not in d:
         return f"{best} and {second} share no seed"
-    parts, bounds = [], {}
+    parts = []
     for key, name in (("cpr_cross", "cross CPR"), ("vr_cross", "cross VR")):
         if key in d:
-            mean, half = 100 * d[key]["mean"], d[key]["ci95"]
-            bounds[key] = None if half is None else (mean - 100 * half, mean + 100 * half)
-            parts.append(f"{name} {mean:+.1f}" + ("" if half is None else
-                                                   f" [{bounds[key][0]:+.1f}, {bounds[key][1]:+.1f}]"))
-    low_high = bounds["cpr_cross"]
-    said = "no interval" if low_high is None else ("apart" if low_high[0] > 0 or low_high[1] < 0 else "within noise")
+            mean, low, high = in_points(d, key)
+            parts.append(f"{name} {mean:+.1f}" + ("" if low is None else f" [{low:+.1f}, {high:+.1f}]"))
+    _, low, high = in_points(d, "cpr_cross")
+    said = "no interval" if low is None else ("apart" if low > 0 or high < 0 else "within noise")
     return (f"margin: {best} − {second} (paired by seed, seeds {','.join(map(str, d['cpr_cross']['seeds']))}): "
             + ", ".join(parts) + f" points: {said}.")
 
@@ -163,17 +169,12 @@ def target_lines(main: Path, method: str) -> list[str]:
     seeds = sorted(set(base) & set(runs))
     d = paired_deltas(base, runs, keys=("cpr_cross", "vr_cross"))
 
-    def seeded(key: str) -> tuple:
-        mean, half = (d[key]["mean"], d[key]["ci95"]) if key in d else (None, None)
-        mean = None if mean is None else 100 * mean
-        return (mean, None, None) if half is None else (mean, mean - 100 * half, mean + 100 * half)
-
     def show(mean, low, high, unit=" points") -> str:
         if mean is None:
             return "–"
         return f"{mean:+.1f}{unit}" + ("" if low is None else f" [{low:+.1f}, {high:+.1f}]")
 
-    cpr, vr = seeded("cpr_cross"), seeded("vr_cross")
+    cpr, vr = in_points(d, "cpr_cross"), in_points(d, "vr_cross")
     mc = pooled_mc_change([mc_items(main / "runs" / method / f"seed{s}" / "eval") for s in seeds])
     mc_t = (mc["mean"], *(mc["ci95"] or (None, None)))
     drift = [v for v in (relative_nll_drift(main / "runs" / method / f"seed{s}" / "eval") for s in seeds)
